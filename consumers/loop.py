@@ -1,0 +1,256 @@
+"""The consumer loop: poll a batch, decode, classify, tag, write ONE transaction, then commit.
+
+Why commit here: offsets are committed only after the store transaction (and any dead-letter
+sends) succeeded, so a crash anywhere before that redelivers the batch, and the store's
+idempotent insert on article id makes the redelivery harmless — at-least-once delivery with
+exactly-once effect on the series. A store outage never kills the loop: the batch is retried
+with backoff, and if it still fails the consumer seeks back to the batch start and tries again
+later, committing nothing meanwhile. A message that can't be decoded or classified is
+dead-lettered and the rest of its batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kafka.errors import CommitFailedError, KafkaError
+from tenacity import (
+    before_sleep_log,
+    retry,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from consumers.contract import decode
+from consumers.dlq import DeadLetter, DeadLetterSink
+from consumers.records import Article, ScoredArticle
+from consumers.sink import ArticleSink
+from models.base import Classifier, Prediction
+from pipeline.errors import FinsentryError, MessageError, StoreError
+
+log = logging.getLogger(__name__)
+
+Tags = tuple[tuple[tuple[str, float], ...], tuple[str, ...]]  # (topics with scores, entity ids)
+
+
+class Tagger(Protocol):
+    """Topic and entity tagging for a batch of articles (one result per article, in order)."""
+
+    def tag(self, articles: Sequence[Article]) -> list[Tags]: ...
+
+
+@dataclass
+class LoopStats:
+    batches: int = 0
+    consumed: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    store_failures: int = 0
+    last_message_at: float = field(default_factory=time.monotonic)
+
+
+class NewsConsumer:
+    """Runs until ``stop`` is set (or, with ``idle_exit_s``, until the topic has been quiet)."""
+
+    def __init__(
+        self,
+        consumer: Any,
+        classifier: Classifier,
+        sink: ArticleSink,
+        dead_letters: DeadLetterSink,
+        *,
+        tagger: Tagger | None = None,
+        poll_timeout_ms: int = 1000,
+        max_records: int = 64,
+        explain_negative: bool = True,
+        store_attempts: int = 5,
+        on_batch: Callable[[LoopStats], None] | None = None,
+    ) -> None:
+        self.consumer = consumer
+        self.classifier = classifier
+        self.sink = sink
+        self.dead_letters = dead_letters
+        self.tagger = tagger
+        self.poll_timeout_ms = poll_timeout_ms
+        self.max_records = max_records
+        self.explain_negative = explain_negative
+        self.store_attempts = store_attempts
+        self.on_batch = on_batch
+        self.stats = LoopStats()
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self, stop: threading.Event, idle_exit_s: float | None = None) -> LoopStats:
+        self.stats.last_message_at = time.monotonic()
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                n = self.process_once()
+                backoff = 1.0
+            except StoreError as exc:
+                self.stats.store_failures += 1
+                log.error("store unavailable, batch will be retried in %.0fs: %s", backoff, exc)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            except KafkaError as exc:
+                log.error("kafka error, retrying in %.0fs: %s", backoff, exc)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            if n:
+                self.stats.last_message_at = time.monotonic()
+            elif (
+                idle_exit_s is not None
+                and time.monotonic() - self.stats.last_message_at >= idle_exit_s
+            ):
+                log.info("no messages for %.0fs, stopping", idle_exit_s)
+                break
+        return self.stats
+
+    def process_once(self) -> int:
+        """Poll one batch and see it through to the offset commit. Returns records consumed."""
+        polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)
+        records = [r for recs in polled.values() for r in recs]
+        if not records:
+            return 0
+        try:
+            self._handle(records)
+        except StoreError:
+            self._rewind(records)
+            raise
+        try:
+            self.consumer.commit()
+        except CommitFailedError as exc:
+            # The group rebalanced under us; another member gets these records and the
+            # idempotent store absorbs the redelivery.
+            log.warning("offset commit failed after a rebalance: %s", exc)
+        self.stats.batches += 1
+        self.stats.consumed += len(records)
+        if self.on_batch is not None:
+            self.on_batch(self.stats)
+        return len(records)
+
+    # -- steps ----------------------------------------------------------------------------
+    def _handle(self, records: Sequence[Any]) -> None:
+        articles: list[Article] = []
+        origins: list[Any] = []
+        letters: list[DeadLetter] = []
+        for rec in records:
+            try:
+                articles.append(
+                    decode(
+                        rec.value,
+                        record_timestamp_ms=rec.timestamp,
+                        topic=rec.topic,
+                        partition=rec.partition,
+                        offset=rec.offset,
+                    )
+                )
+                origins.append(rec)
+            except MessageError as exc:
+                letters.append(_letter(rec, exc.reason, exc.detail))
+        predictions = self._classify(articles, origins, letters)
+        kept = [(a, p) for a, p in zip(articles, predictions, strict=True) if p is not None]
+        tags = self._tag([a for a, _ in kept])
+        items = [
+            ScoredArticle(
+                article=a,
+                prediction=p,
+                model_version=self.classifier.version,
+                topics=t[0],
+                entities=t[1],
+            )
+            for (a, p), t in zip(kept, tags, strict=True)
+        ]
+        new_ids = self._write(items) if items else []
+        # Dead letters are flushed before the offset commit: a DLQ outage redelivers the batch.
+        for letter in letters:
+            self.dead_letters.send(letter)
+        if letters:
+            self.dead_letters.flush()
+        self.stats.stored += len(new_ids)
+        self.stats.duplicates += len(items) - len(new_ids)
+        self.stats.dead_lettered += len(letters)
+
+    def _classify(
+        self, articles: list[Article], origins: list[Any], letters: list[DeadLetter]
+    ) -> list[Prediction | None]:
+        if not articles:
+            return []
+        texts = [a.text for a in articles]
+        try:
+            preds: list[Prediction | None] = list(self.classifier.classify(texts))
+        except Exception as exc:  # one bad document must not sink the batch: retry one by one
+            log.warning("batch classification failed (%s); classifying one by one", exc)
+            preds = []
+            for text, rec in zip(texts, origins, strict=True):
+                try:
+                    preds.append(self.classifier.classify([text])[0])
+                except Exception as one_exc:
+                    letters.append(_letter(rec, "classify_failed", repr(one_exc)))
+                    preds.append(None)
+        if self.explain_negative:
+            neg = [i for i, p in enumerate(preds) if p is not None and p.label == "negative"]
+            if neg:
+                try:
+                    explained = self.classifier.classify([texts[i] for i in neg], explain=True)
+                    for i, p in zip(neg, explained, strict=True):
+                        preds[i] = p
+                except Exception as exc:  # explanations are a bonus, never a blocker
+                    log.warning("explaining %d negative articles failed: %s", len(neg), exc)
+        return preds
+
+    def _tag(self, articles: list[Article]) -> list[Tags]:
+        if self.tagger is None or not articles:
+            return [((), ()) for _ in articles]
+        try:
+            return self.tagger.tag(articles)
+        except FinsentryError as exc:
+            log.warning("tagging failed for a batch, storing untagged: %s", exc)
+            return [((), ()) for _ in articles]
+
+    def _write(self, items: list[ScoredArticle]) -> list[str]:
+        @retry(
+            retry=retry_if_exception_type(StoreError),
+            stop=stop_after_attempt(self.store_attempts),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            before_sleep=before_sleep_log(log, logging.WARNING),
+            reraise=True,
+        )
+        def attempt() -> list[str]:
+            return self.sink.write_batch(items)
+
+        return attempt()
+
+    def _rewind(self, records: Sequence[Any]) -> None:
+        """Seek every partition of the failed batch back to its first record."""
+        from kafka import TopicPartition
+
+        first: dict[Any, int] = {}
+        for rec in records:
+            tp = TopicPartition(rec.topic, rec.partition)
+            first[tp] = min(first.get(tp, rec.offset), rec.offset)
+        for tp, offset in first.items():
+            try:
+                self.consumer.seek(tp, offset)
+            except (KafkaError, AssertionError, ValueError) as exc:  # partition revoked
+                log.warning("could not rewind %s to %d: %s", tp, offset, exc)
+
+
+def _letter(rec: Any, reason: str, detail: str) -> DeadLetter:
+    return DeadLetter(
+        topic=rec.topic,
+        partition=rec.partition,
+        offset=rec.offset,
+        key=rec.key,
+        value=rec.value,
+        reason=reason,
+        detail=detail,
+    )

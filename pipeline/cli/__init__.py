@@ -1,0 +1,134 @@
+"""The ``finsentry`` command line.
+
+Each command group lives in its own module exposing ``register(cli: CliRegistry)``; this module
+builds the parser, builds the one :class:`~pipeline.settings.Settings` from ``--config``, the
+environment and the common flags, and hands it to the chosen command. Commands return an exit
+code; a :class:`~pipeline.errors.FinsentryError` becomes a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.errors import FinsentryError
+from pipeline.settings import Settings, load_settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+# Command modules, in help order. Each defines register(cli: CliRegistry).
+COMMAND_MODULES: tuple[str, ...] = (
+    "pipeline.cli.core",
+)
+
+
+@dataclass
+class CliRegistry:
+    """What a command module needs to add its commands."""
+
+    commands: Any  # argparse._SubParsersAction for top-level commands
+    bench: Any  # argparse._SubParsersAction for ``finsentry bench <name>``
+    common: argparse.ArgumentParser  # parent parser with the shared flags
+
+    def add(self, name: str, handler: Handler, help: str, **kwargs: Any) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = self.commands.add_parser(
+            name, help=help, description=help, parents=[self.common], **kwargs
+        )
+        p.set_defaults(func=handler)
+        return p
+
+    def add_bench(self, name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = self.bench.add_parser(
+            name, help=help, description=help, parents=[self.common]
+        )
+        p.set_defaults(func=handler)
+        return p
+
+    def group(self, name: str, help: str) -> Any:
+        """A command with sub-commands (``finsentry db upgrade``); returns its subparsers."""
+        p = self.commands.add_parser(name, help=help, description=help)
+        return p.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
+
+    def add_to(
+        self, group: Any, name: str, handler: Handler, help: str
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = group.add_parser(
+            name, help=help, description=help, parents=[self.common]
+        )
+        p.set_defaults(func=handler)
+        return p
+
+
+def _common_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("common options")
+    g.add_argument("--config", metavar="FILE", help="TOML settings file (also FINSENTRY_CONFIG)")
+    g.add_argument("--bootstrap-servers", metavar="HOST:PORT", help="Kafka bootstrap servers")
+    g.add_argument("--db", metavar="URL", help="SQLAlchemy database URL")
+    g.add_argument(
+        "--model", metavar="NAME|PATH", help="default, lexicon, or a local checkpoint folder"
+    )
+    g.add_argument("--device", metavar="DEV", help="auto, cpu, cuda or cuda:N")
+    g.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING, ERROR")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finsentry",
+        description="Streaming financial-news sentiment monitor.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    bench_parser = commands.add_parser("bench", help="benchmarks (JSON out)")
+    bench = bench_parser.add_subparsers(dest="bench_command", required=True, metavar="NAME")
+    cli = CliRegistry(commands=commands, bench=bench, common=_common_parser())
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(cli)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    import os
+
+    config = getattr(args, "config", None) or os.environ.get("FINSENTRY_CONFIG")
+    overrides: dict[str, Any] = {
+        "kafka": {"bootstrap_servers": getattr(args, "bootstrap_servers", None)},
+        "store": {"url": getattr(args, "db", None)},
+        "model": {
+            "name": getattr(args, "model", None),
+            "device": getattr(args, "device", None),
+        },
+    }
+    if getattr(args, "log_level", None):
+        overrides["log_level"] = args.log_level
+    return load_settings(config, **overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        for noisy in ("kafka", "apscheduler.executors", "httpx", "alembic.runtime"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        rc: int = args.func(args, settings)
+        return rc
+    except FinsentryError as exc:
+        print(f"finsentry: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

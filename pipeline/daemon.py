@@ -1,0 +1,109 @@
+"""The daemon: wires settings, store, classifier, Kafka and (later) the scheduler.
+
+Shutdown you can reason about: signal handlers only set an Event; an ExitStack owns every
+resource and closes them in reverse order; the consumer finishes its batch, commits, and leaves
+the group (so a rebalance doesn't wait for its session to time out).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from types import FrameType
+from typing import Any
+
+from consumers.dlq import KafkaDeadLetterSink
+from consumers.kafka_io import ensure_topics, make_consumer, make_producer
+from consumers.loop import LoopStats, NewsConsumer, Tagger
+from models.base import Classifier
+from models.registry import load_classifier
+from pipeline.settings import Settings
+from pipeline.store import SqlStore, ensure_current, make_engine
+from pipeline.store.engine import redacted
+
+log = logging.getLogger(__name__)
+
+
+class RunState(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """SIGTERM/SIGINT only set the stop event; the loop finishes its batch and exits."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping after the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        classifier: Classifier | None = None,
+        tagger_factory: Callable[[Settings], Tagger | None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._classifier = classifier
+        self._tagger_factory = tagger_factory
+        self.state = RunState.STOPPED
+        self.stats: LoopStats | None = None
+
+    def run(self, stop: threading.Event, idle_exit_s: float | None = None) -> LoopStats:
+        s = self.settings
+        self.state = RunState.STARTING
+        try:
+            with ExitStack() as stack:
+                engine = make_engine(s.store.url, echo=s.store.echo)
+                stack.callback(engine.dispose)
+                revision = ensure_current(engine)
+                log.info("store %s at schema %s", redacted(s.store.url), revision)
+                classifier = self._classifier or load_classifier(s.model)
+                log.info("classifier %s (%s)", classifier.name, classifier.version)
+                tagger = self._tagger_factory(s) if self._tagger_factory else None
+                ensure_topics(s.kafka, [s.kafka.topic, s.kafka.dlq_topic])
+                producer = make_producer(s.kafka)
+                stack.callback(producer.close)
+                consumer: Any = make_consumer(s.kafka)
+                # close(autocommit=False): offsets were committed after each stored batch.
+                stack.callback(consumer.close, autocommit=False)
+                loop = NewsConsumer(
+                    consumer,
+                    classifier,
+                    SqlStore(engine),
+                    KafkaDeadLetterSink(producer, s.kafka.dlq_topic),
+                    tagger=tagger,
+                    poll_timeout_ms=s.kafka.poll_timeout_ms,
+                    max_records=s.kafka.batch_size,
+                    explain_negative=s.model.explain_negative,
+                )
+                self.state = RunState.RUNNING
+                log.info(
+                    "consuming %s as group %s from %s",
+                    s.kafka.topic,
+                    s.kafka.group_id,
+                    s.kafka.bootstrap_servers,
+                )
+                self.stats = loop.run(stop, idle_exit_s=idle_exit_s)
+                self.state = RunState.STOPPING
+                log.info(
+                    "stopping: consumed=%d stored=%d duplicates=%d dead_lettered=%d",
+                    self.stats.consumed,
+                    self.stats.stored,
+                    self.stats.duplicates,
+                    self.stats.dead_lettered,
+                )
+                return self.stats
+        finally:
+            self.state = RunState.STOPPED

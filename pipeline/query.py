@@ -1,0 +1,126 @@
+"""Query the store from Python: sentiment series as pandas DataFrames.
+
+Series are stored in 1-minute buckets and rolled up at query time with ``resample``, anchored
+at the Unix epoch so 1h and 1d buckets start on UTC hour and day boundaries.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from pipeline.store.schema import sentiment_series
+
+SERIES_COLUMNS = ["n", "n_neg", "n_neu", "n_pos", "score_sum"]
+
+
+def series(
+    engine: Engine,
+    key: str = "all",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    every: str = "1min",
+    fill: bool = True,
+) -> pd.DataFrame:
+    """One series key as a DataFrame indexed by bucket start (UTC).
+
+    Columns: n, n_neg, n_neu, n_pos, score_sum, neg_share, mean_score. ``every`` is a pandas
+    frequency (``1min``, ``5min``, ``1h``, ``1D``). With ``fill``, empty buckets between
+    ``since`` and ``until`` appear as zero rows.
+    """
+    until = until or datetime.now(UTC)
+    stmt = select(sentiment_series).where(sentiment_series.c.series_key == key)
+    if since is not None:
+        stmt = stmt.where(sentiment_series.c.bucket_start >= since)
+    stmt = stmt.where(sentiment_series.c.bucket_start < until).order_by(
+        sentiment_series.c.bucket_start
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    frame = pd.DataFrame(rows, columns=["bucket_start", *SERIES_COLUMNS])
+    frame["bucket_start"] = pd.to_datetime(frame["bucket_start"], utc=True)
+    frame = frame.set_index("bucket_start")[SERIES_COLUMNS].astype(
+        {"n": "int64", "n_neg": "int64", "n_neu": "int64", "n_pos": "int64", "score_sum": "float64"}
+    )
+    rolled = frame.resample(every, origin="epoch", label="left", closed="left").sum()
+    if fill and since is not None:
+        full = pd.date_range(
+            pd.Timestamp(since).floor(every), pd.Timestamp(until), freq=every, inclusive="left"
+        )
+        if len(full):
+            rolled = rolled.reindex(full.union(rolled.index), fill_value=0)
+            rolled = rolled[rolled.index < pd.Timestamp(until)]
+    rolled.index.name = "bucket_start"
+    rolled = rolled.astype({c: "int64" for c in SERIES_COLUMNS[:4]})
+    n = rolled["n"].where(rolled["n"] > 0)
+    rolled["neg_share"] = (rolled["n_neg"] / n).fillna(0.0)
+    rolled["mean_score"] = (rolled["score_sum"] / n).fillna(0.0)
+    return rolled
+
+
+def articles(
+    engine: Engine,
+    key: str = "all",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    label: str | None = None,
+    limit: int = 50,
+) -> pd.DataFrame:
+    """The articles behind a series point, newest first, with their current sentiment.
+
+    ``key`` uses the series grammar (``all``, ``source:X``, ``topic:X``, ``entity:X``,
+    ``entity:X/topic:Y``). Columns: id, published_at, source, title, label, score, p_neg,
+    p_neu, p_pos, model_version, explanation.
+    """
+    from sqlalchemy import and_, func
+
+    from pipeline.store.schema import article_entities, article_topics, articles, sentiments
+
+    cols = [
+        articles.c.id,
+        articles.c.published_at,
+        articles.c.source,
+        articles.c.title,
+        sentiments.c.label,
+        sentiments.c.score,
+        sentiments.c.p_neg,
+        sentiments.c.p_neu,
+        sentiments.c.p_pos,
+        sentiments.c.model_version,
+        sentiments.c.explanation,
+    ]
+    stmt = select(*cols).join(
+        sentiments, and_(sentiments.c.article_id == articles.c.id, sentiments.c.is_current)
+    )
+    for part in key.split("/"):
+        kind, _, value = part.partition(":")
+        if kind == "all" and not value:
+            continue
+        if kind == "source":
+            stmt = stmt.where(func.lower(articles.c.source) == value.lower())
+        elif kind == "topic":
+            t = article_topics.alias(f"t_{len(value)}")
+            stmt = stmt.join(t, and_(t.c.article_id == articles.c.id, t.c.topic == value))
+        elif kind == "entity":
+            e = article_entities.alias(f"e_{len(value)}")
+            stmt = stmt.join(e, and_(e.c.article_id == articles.c.id, e.c.entity_id == value))
+        else:
+            from pipeline.errors import ConfigError
+
+            raise ConfigError(
+                f"unknown series key {key!r}: use all, source:X, topic:X, entity:X[/topic:Y]"
+            )
+    if since is not None:
+        stmt = stmt.where(articles.c.published_at >= since)
+    if until is not None:
+        stmt = stmt.where(articles.c.published_at < until)
+    if label is not None:
+        stmt = stmt.where(sentiments.c.label == label)
+    stmt = stmt.order_by(articles.c.published_at.desc(), articles.c.id).limit(limit)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    frame = pd.DataFrame(rows, columns=[c.name for c in cols])
+    frame["published_at"] = pd.to_datetime(frame["published_at"], utc=True)
+    return frame

@@ -1,0 +1,126 @@
+"""One frozen settings object, built once in the CLI and passed down.
+
+Sources, highest first: keyword arguments (CLI flags), environment variables ``FINSENTRY_*``
+(nested with ``__``, e.g. ``FINSENTRY_KAFKA__BOOTSTRAP_SERVERS``), an optional TOML file
+(``--config``/``FINSENTRY_CONFIG``), then the defaults below. No other module reads the
+environment. Secrets are ``SecretStr`` so they never print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DATA_DIR = Path("finsentry-data")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Frozen):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "news.raw"
+    dlq_topic: str = "news.dlq"
+    group_id: str = "finsentry"
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    batch_size: int = Field(default=64, ge=1, le=10_000)
+    poll_timeout_ms: int = Field(default=1000, ge=10)
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
+    max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    client_id: str = "finsentry"
+
+
+class ModelSettings(_Frozen):
+    # "default" = the shipped fine-tuned transformer; "lexicon" = the fast baseline;
+    # anything else = a local Hugging Face folder (full checkpoint or LoRA adapter).
+    name: str = "default"
+    device: str = "auto"
+    torch_threads: int | None = Field(default=None, ge=1)
+    max_tokens: int = Field(default=128, ge=16, le=512)
+    batch_tokens: int = Field(default=8192, ge=256)
+    max_batch_docs: int = Field(default=64, ge=1)
+    explain_negative: bool = True
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit()):
+            return v
+        raise ValueError("device must be auto, cpu, cuda or cuda:N")
+
+
+class StoreSettings(_Frozen):
+    url: str = f"sqlite:///{DATA_DIR}/finsentry.db"
+    echo: bool = False
+
+
+class Settings(BaseSettings):
+    """Everything a finsentry process needs to know; immutable once built."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINSENTRY_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    model: ModelSettings = ModelSettings()
+    store: StoreSettings = StoreSettings()
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_file = _CONFIG_FILE.get("path")
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+_CONFIG_FILE: dict[str, Path | None] = {"path": None}
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the one Settings object: TOML file (optional) < env < explicit overrides.
+
+    ``overrides`` are nested dicts, e.g. ``{"kafka": {"bootstrap_servers": "..."}}``; they are
+    merged over what the file and environment say rather than replacing whole sections.
+    """
+    from pipeline.errors import ConfigError
+
+    path = Path(config) if config else None
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    _CONFIG_FILE["path"] = path
+    try:
+        base = Settings()
+        if not overrides:
+            return base
+        merged = base.model_dump()
+        for section, values in overrides.items():
+            if isinstance(values, dict) and isinstance(merged.get(section), dict):
+                merged[section].update({k: v for k, v in values.items() if v is not None})
+            elif values is not None:
+                merged[section] = values
+        return Settings.model_validate(merged)
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc
+    finally:
+        _CONFIG_FILE["path"] = None

@@ -1,0 +1,112 @@
+"""Tables. The schema changes only through Alembic migrations in ``migrations/``; tests run
+``upgrade head`` then ``alembic check`` so this file and the migrations never drift apart."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from pipeline.store.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("source", String(200), nullable=True),
+    Column("url", Text, nullable=True),
+    Column("title", Text, nullable=True),
+    # The stored lead of the body; cleared by text retention while the row and series stay.
+    Column("body", Text, nullable=True),
+    Column("lang", String(16), nullable=True),
+    Column("tickers", JSON, nullable=True),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("ingested_at", UTCDateTime, nullable=False),
+    Column("kafka_topic", String(255), nullable=True),
+    Column("kafka_partition", Integer, nullable=True),
+    Column("kafka_offset", Integer, nullable=True),
+    Index("ix_articles_published_at", "published_at"),
+)
+
+sentiments = Table(
+    "sentiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "article_id", String(200), ForeignKey("articles.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("model_version", String(200), nullable=False),
+    Column("label", String(16), nullable=False),
+    Column("p_neg", Float, nullable=False),
+    Column("p_neu", Float, nullable=False),
+    Column("p_pos", Float, nullable=False),
+    Column("score", Float, nullable=False),
+    # (token, weight) pairs that drove the label; stored for negative articles.
+    Column("explanation", JSON, nullable=True),
+    # The row the series counts; rescoring flips it to the new model version.
+    Column("is_current", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("article_id", "model_version", name="uq_sentiments_article_model"),
+    Index("ix_sentiments_current", "article_id", "is_current"),
+)
+
+article_topics = Table(
+    "article_topics",
+    metadata,
+    Column(
+        "article_id",
+        String(200),
+        ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("topic", String(100), primary_key=True),
+    Column("score", Float, nullable=True),
+    Index("ix_article_topics_topic", "topic"),
+)
+
+article_entities = Table(
+    "article_entities",
+    metadata,
+    Column(
+        "article_id",
+        String(200),
+        ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("entity_id", String(100), primary_key=True),
+    Index("ix_article_entities_entity_id", "entity_id"),
+)
+
+sentiment_series = Table(
+    "sentiment_series",
+    metadata,
+    Column("series_key", String(300), primary_key=True),
+    Column("bucket_start", UTCDateTime, primary_key=True),
+    Column("n", Integer, nullable=False, default=0),
+    Column("n_neg", Integer, nullable=False, default=0),
+    Column("n_neu", Integer, nullable=False, default=0),
+    Column("n_pos", Integer, nullable=False, default=0),
+    Column("score_sum", Float, nullable=False, default=0.0),
+    Index("ix_sentiment_series_bucket_start", "bucket_start"),
+)

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make demo`: embedded broker + SQLite store, replay the bundled sample, run the daemon until
+# the topic is quiet, then show what was stored and a series query.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FS=.venv/bin/finsentry
+PY=.venv/bin/python
+mkdir -p finsentry-data
+export FINSENTRY_STORE__URL="sqlite:///finsentry-data/demo.db"
+rm -f finsentry-data/demo.db finsentry-data/demo.db-wal finsentry-data/demo.db-shm
+PORT=$($PY -c 'from consumers.broker import free_port; print(free_port())')
+export FINSENTRY_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:${PORT}"
+
+echo "== starting the embedded broker on 127.0.0.1:${PORT}"
+$FS broker --port "$PORT" > finsentry-data/broker.log 2>&1 &
+BROKER=$!
+trap 'kill $BROKER 2>/dev/null; wait $BROKER 2>/dev/null || true' EXIT
+for _ in $(seq 1 60); do
+  grep -q "ready" finsentry-data/broker.log 2>/dev/null && break
+  kill -0 $BROKER 2>/dev/null || { cat finsentry-data/broker.log; exit 1; }
+  sleep 0.5
+done
+
+echo "== creating the schema"
+$FS db upgrade
+
+echo "== replaying the bundled sample (timestamps shifted so the newest is now)"
+$FS produce pipeline/sample/news_sample.jsonl --rebase-time
+
+echo "== running the daemon until the topic is quiet"
+$FS run --exit-when-idle 8 --log-level WARNING
+
+echo
+echo "== latest stored articles"
+$FS articles --since 7d --limit 10
+echo
+echo "== negative articles, with the words that drove them"
+$FS articles --since 7d --label negative --limit 8
+echo
+echo "== series 'all', hourly, last 12 hours"
+$FS query --key all --since 12h --every 1h
+echo
+echo "== series 'source:reuters', 6-hourly, last 4 days (non-empty buckets)"
+$FS query --key source:reuters --since 4d --every 6h --nonempty
