@@ -24,6 +24,7 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 # Command modules, in help order. Each defines register(cli: CliRegistry).
 COMMAND_MODULES: tuple[str, ...] = (
     "pipeline.cli.core",
+    "pipeline.cli.model_cmds",
 )
 
 
