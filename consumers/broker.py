@@ -78,8 +78,14 @@ class EmbeddedBroker:
             if s.connect_ex((self.host, self.port)) == 0:
                 raise BrokerError(f"port {self.port} is already in use on {self.host}")
         self.proc = subprocess.Popen(
-            [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url",
-             url],
+            [
+                str(broker_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
@@ -91,8 +97,9 @@ class EmbeddedBroker:
             if self.proc.poll() is not None and self.proc.stderr is not None:
                 err = self.proc.stderr.read()[-2000:]
             self.stop()
+            detail = err.decode(errors="replace")
             raise BrokerError(
-                f"embedded broker failed to start on {self.bootstrap}: {err.decode(errors='replace')}"
+                f"embedded broker failed to start on {self.bootstrap}: {detail}"
             ) from None
         log.info("embedded broker ready on %s (pid %d)", self.bootstrap, self.proc.pid)
         return self

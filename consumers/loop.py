@@ -71,6 +71,7 @@ class NewsConsumer:
         max_records: int = 64,
         explain_negative: bool = True,
         store_attempts: int = 5,
+        backoff_s: float = 1.0,
         on_batch: Callable[[LoopStats], None] | None = None,
     ) -> None:
         self.consumer = consumer
@@ -82,17 +83,18 @@ class NewsConsumer:
         self.max_records = max_records
         self.explain_negative = explain_negative
         self.store_attempts = store_attempts
+        self.backoff_s = backoff_s
         self.on_batch = on_batch
         self.stats = LoopStats()
 
     # -- the loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event, idle_exit_s: float | None = None) -> LoopStats:
         self.stats.last_message_at = time.monotonic()
-        backoff = 1.0
+        backoff = self.backoff_s
         while not stop.is_set():
             try:
                 n = self.process_once()
-                backoff = 1.0
+                backoff = self.backoff_s
             except StoreError as exc:
                 self.stats.store_failures += 1
                 log.error("store unavailable, batch will be retried in %.0fs: %s", backoff, exc)
@@ -104,7 +106,9 @@ class NewsConsumer:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 60.0)
                 continue
-            if n:
+            if n or not self._assigned():
+                # the idle clock runs only while we own partitions: joining a group can take
+                # a few seconds, and that is not "the topic is quiet"
                 self.stats.last_message_at = time.monotonic()
             elif (
                 idle_exit_s is not None
@@ -113,6 +117,12 @@ class NewsConsumer:
                 log.info("no messages for %.0fs, stopping", idle_exit_s)
                 break
         return self.stats
+
+    def _assigned(self) -> bool:
+        try:
+            return bool(self.consumer.assignment())
+        except (AttributeError, KafkaError):
+            return True
 
     def process_once(self) -> int:
         """Poll one batch and see it through to the offset commit. Returns records consumed."""

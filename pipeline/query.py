@@ -50,7 +50,7 @@ def series(
             pd.Timestamp(since).floor(every), pd.Timestamp(until), freq=every, inclusive="left"
         )
         if len(full):
-            rolled = rolled.reindex(full.union(rolled.index), fill_value=0)
+            rolled = rolled.reindex(full.union(pd.DatetimeIndex(rolled.index)), fill_value=0)
             rolled = rolled[rolled.index < pd.Timestamp(until)]
     rolled.index.name = "bucket_start"
     rolled = rolled.astype({c: "int64" for c in SERIES_COLUMNS[:4]})

@@ -45,9 +45,7 @@ def register(cli: CliRegistry) -> None:
     p.add_argument("--until", default=None, help="ISO time or duration ago (default now)")
     p.add_argument("--every", default="1h", help="bucket size: 1m, 5m, 1h, 1d (default 1h)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument(
-        "--nonempty", action="store_true", help="leave out buckets with no articles"
-    )
+    p.add_argument("--nonempty", action="store_true", help="leave out buckets with no articles")
 
     p = cli.add("articles", cmd_articles, "the articles behind a series, newest first")
     p.add_argument("--key", default="all", help="series key: all, source:X, topic:X, entity:X")
@@ -64,9 +62,7 @@ def register(cli: CliRegistry) -> None:
     p = cli.add("broker", cmd_broker, "run the embedded Kafka-compatible broker (loopback)")
     p.add_argument("--port", type=int, default=9092)
 
-    p = cli.add(
-        "classify", cmd_classify, "classify JSON lines offline (no broker, no database)"
-    )
+    p = cli.add("classify", cmd_classify, "classify JSON lines offline (no broker, no database)")
     p.add_argument("file", nargs="?", default="-", help='JSON lines {"id","text"} or title/body')
     p.add_argument("--explain", action="store_true", help="add the tokens behind each label")
     p.add_argument("--batch", type=int, default=256, help="documents per classifier call")
