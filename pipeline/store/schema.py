@@ -110,3 +110,78 @@ sentiment_series = Table(
     Column("score_sum", Float, nullable=False, default=0.0),
     Index("ix_sentiment_series_bucket_start", "bucket_start"),
 )
+
+# -- alerts ---------------------------------------------------------------------------------
+# One row per episode: fingerprint = "<rule>:<series_key>"; at most one open (firing) alert per
+# fingerprint, enforced by a partial unique index so two detectors can never open the same one.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(400), nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("series_key", String(300), nullable=False),
+    Column("status", String(16), nullable=False),  # firing | resolved
+    Column("started_at", UTCDateTime, nullable=False),  # window start of the first firing
+    Column("last_fired_at", UTCDateTime, nullable=False),  # last evaluation that fired
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("normal_streak", Integer, nullable=False, default=0),
+    Column("acked_at", UTCDateTime, nullable=True),
+    Column("acked_by", String(200), nullable=True),
+    Column("last_notified_at", UTCDateTime, nullable=True),
+    Column("evidence", JSON, nullable=False),  # observed vs baseline, statistic, top articles
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_alerts_series_key", "series_key"),
+    Index("ix_alerts_status", "status"),
+    Index(
+        "uq_alerts_open_fingerprint",
+        "fingerprint",
+        unique=True,
+        sqlite_where=Column("status") == "firing",
+        postgresql_where=Column("status") == "firing",
+    ),
+)
+
+# The outbox: written in the alert's transaction, delivered by the notifier job with retries.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(100), nullable=False),
+    Column("event", String(16), nullable=False),  # firing | repeat | resolved
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Index("ix_notifications_due", "status", "next_attempt_at"),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # {"series_key": "entity:ACME*", "rule": "neg_spike"}: glob patterns, all must match
+    Column("matchers", JSON, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("created_by", String(200), nullable=True),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_silences_ends_at", "ends_at"),
+)
+
+# A named lease with expiry: exactly one detector/deliverer active across daemons.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+)
