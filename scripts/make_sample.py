@@ -14,9 +14,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 COMPANIES = [
-    ("Acme Corp", "ACME"), ("Northwind Traders", "NWND"), ("Globex", "GLBX"),
-    ("Initech", "INIT"), ("Umbrella Pharma", "UMBR"), ("Hooli", "HOOL"),
-    ("Vandelay Industries", "VDLY"), ("Cyberdyne Systems", "CYDN"), ("Apple", "AAPL"),
+    ("Acme Corp", "ACME"),
+    ("Northwind Traders", "NWND"),
+    ("Globex", "GLBX"),
+    ("Initech", "INIT"),
+    ("Umbrella Pharma", "UMBR"),
+    ("Hooli", "HOOL"),
+    ("Vandelay Industries", "VDLY"),
+    ("Cyberdyne Systems", "CYDN"),
+    ("Apple", "AAPL"),
     ("Microsoft", "MSFT"),
 ]
 SOURCES = ["reuters", "bloomberg", "dowjones", "prnewswire", "marketwatch"]
@@ -71,7 +77,11 @@ PEOPLE = ["Maria Lindqvist", "James Okafor", "Sofia Marin", "Daniel Reyes", "Ann
 def article(rng: random.Random, when: datetime, tmpl: str, company: tuple[str, str]) -> dict:
     c, t = company
     title = tmpl.format(
-        c=c, t=t, n=rng.randint(2, 19), m=rng.randint(20, 900), d=rng.randint(2, 28),
+        c=c,
+        t=t,
+        n=rng.randint(2, 19),
+        m=rng.randint(20, 900),
+        d=rng.randint(2, 28),
         p=rng.choice(PEOPLE),
     )
     src = rng.choice(SOURCES)
