@@ -32,7 +32,7 @@ from consumers.dlq import DeadLetter, DeadLetterSink
 from consumers.records import Article, ScoredArticle
 from consumers.sink import ArticleSink
 from models.base import Classifier, Prediction
-from pipeline.errors import FinsentryError, MessageError, StoreError
+from pipeline.errors import MessageError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,13 @@ class NewsConsumer:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 60.0)
                 continue
+            except Exception:
+                # A bug or an unexpected failure on this batch: log it with its traceback,
+                # keep the offsets uncommitted, and try again after a pause.
+                log.exception("batch failed unexpectedly; retrying in %.0fs", backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
             if n or not self._assigned():
                 # the idle clock runs only while we own partitions: joining a group can take
                 # a few seconds, and that is not "the topic is quiet"
@@ -132,8 +139,8 @@ class NewsConsumer:
             return 0
         try:
             self._handle(records)
-        except StoreError:
-            self._rewind(records)
+        except Exception:
+            self._rewind(records)  # nothing committed: the batch comes back on the next poll
             raise
         try:
             self.consumer.commit()
@@ -222,7 +229,7 @@ class NewsConsumer:
             return [((), ()) for _ in articles]
         try:
             return self.tagger.tag(articles)
-        except FinsentryError as exc:
+        except Exception as exc:  # tags are enrichment: store the sentiment regardless
             log.warning("tagging failed for a batch, storing untagged: %s", exc)
             return [((), ()) for _ in articles]
 

@@ -46,6 +46,12 @@ def install_signal_handlers(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def _default_tagger(settings: Settings) -> Tagger:
+    from pipeline.tagging import ArticleTagger
+
+    return ArticleTagger.from_settings(settings)
+
+
 class Daemon:
     def __init__(
         self,
@@ -71,7 +77,8 @@ class Daemon:
                 log.info("store %s at schema %s", redacted(s.store.url), revision)
                 classifier = self._classifier or load_classifier(s.model)
                 log.info("classifier %s (%s)", classifier.name, classifier.version)
-                tagger = self._tagger_factory(s) if self._tagger_factory else None
+                factory = self._tagger_factory or _default_tagger
+                tagger = factory(s)
                 ensure_topics(s.kafka, [s.kafka.topic, s.kafka.dlq_topic])
                 producer = make_producer(s.kafka)
                 stack.callback(producer.close)
@@ -81,7 +88,7 @@ class Daemon:
                 loop = NewsConsumer(
                     consumer,
                     classifier,
-                    SqlStore(engine),
+                    SqlStore(engine, entity_topic_series=s.tagging.entity_topic_series),
                     KafkaDeadLetterSink(producer, s.kafka.dlq_topic),
                     tagger=tagger,
                     poll_timeout_ms=s.kafka.poll_timeout_ms,

@@ -44,7 +44,11 @@ def series(
     frame = frame.set_index("bucket_start")[SERIES_COLUMNS].astype(
         {"n": "int64", "n_neg": "int64", "n_neu": "int64", "n_pos": "int64", "score_sum": "float64"}
     )
-    rolled = frame.resample(every, origin="epoch", label="left", closed="left").sum()
+    # Day-sized buckets already start at UTC midnight (the index is UTC); smaller ones are
+    # anchored at the epoch so hours and minutes line up across queries.
+    is_days = isinstance(pd.tseries.frequencies.to_offset(every), pd.offsets.Day)
+    origin = "start_day" if is_days else "epoch"
+    rolled = frame.resample(every, origin=origin, label="left", closed="left").sum()
     if fill and since is not None:
         full = pd.date_range(
             pd.Timestamp(since).floor(every), pd.Timestamp(until), freq=every, inclusive="left"

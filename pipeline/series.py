@@ -28,7 +28,7 @@ def entity_key(entity_id: str) -> str:
     return f"entity:{entity_id.strip()}"
 
 
-def keys_for(item: ScoredArticle) -> list[str]:
+def keys_for(item: ScoredArticle, entity_topic: bool = True) -> list[str]:
     keys = [ALL]
     if item.article.source and item.article.source.strip():
         keys.append(source_key(item.article.source))
@@ -36,7 +36,8 @@ def keys_for(item: ScoredArticle) -> list[str]:
     keys.extend(topic_key(t) for t in topics)
     for ent in item.entities:
         keys.append(entity_key(ent))
-        keys.extend(f"{entity_key(ent)}/{topic_key(t)}" for t in topics)
+        if entity_topic:
+            keys.extend(f"{entity_key(ent)}/{topic_key(t)}" for t in topics)
     return sorted(set(keys))
 
 

@@ -58,6 +58,27 @@ class ModelSettings(_Frozen):
         raise ValueError("device must be auto, cpu, cuda or cuda:N")
 
 
+class TaggingSettings(_Frozen):
+    # None = the shipped taxonomy (models/taxonomy.toml); a path = your own, extending or
+    # replacing it.
+    taxonomy: Path | None = None
+    # default = shipped topic head on MiniLM embeddings; keywords = taxonomy rules only
+    # (no torch); or a folder with a head you trained.
+    topic_model: str = "default"
+    # None = no watchlist: cashtags and the message's tickers field still tag entities.
+    watchlist: Path | None = None
+    # also keep entity×topic series (entity:ACME/topic:litigation_regulation)
+    entity_topic_series: bool = True
+
+
+class RetentionSettings(_Frozen):
+    """How long things are kept. Series outlive the articles behind them."""
+
+    text_days: int | None = Field(default=30, ge=1)  # then title stays, body/url are cleared
+    articles_days: int | None = Field(default=180, ge=1)  # then article rows are deleted
+    series_days: int | None = Field(default=730, ge=1)  # then 1-minute buckets are deleted
+
+
 class StoreSettings(_Frozen):
     url: str = f"sqlite:///{DATA_DIR}/finsentry.db"
     echo: bool = False
@@ -76,6 +97,8 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     model: ModelSettings = ModelSettings()
     store: StoreSettings = StoreSettings()
+    tagging: TaggingSettings = TaggingSettings()
+    retention: RetentionSettings = RetentionSettings()
     log_level: str = "INFO"
 
     @classmethod

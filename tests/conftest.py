@@ -90,4 +90,5 @@ def settings(broker: EmbeddedBroker, db_url: str, kafka_names: dict[str, str]) -
         },
         store={"url": db_url},
         model={"name": "lexicon"},
+        tagging={"topic_model": "keywords"},
     )

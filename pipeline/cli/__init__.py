@@ -25,6 +25,7 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 COMMAND_MODULES: tuple[str, ...] = (
     "pipeline.cli.core",
     "pipeline.cli.model_cmds",
+    "pipeline.cli.series_cmds",
 )
 
 
@@ -55,9 +56,7 @@ class CliRegistry:
         p = self.commands.add_parser(name, help=help, description=help)
         return p.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
 
-    def add_to(
-        self, group: Any, name: str, handler: Handler, help: str
-    ) -> argparse.ArgumentParser:
+    def add_to(self, group: Any, name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = group.add_parser(
             name, help=help, description=help, parents=[self.common]
         )

@@ -43,14 +43,17 @@ def dialect_insert(engine_or_name: Engine | str, table: Table) -> Any:
 
 
 def series_rows(
-    items: Sequence[ScoredArticle], ingested_at: datetime, sign: int = 1
+    items: Sequence[ScoredArticle],
+    ingested_at: datetime | None = None,
+    sign: int = 1,
+    entity_topic: bool = True,
 ) -> list[dict[str, Any]]:
     """Aggregate per (key, bucket) increments; ``sign=-1`` builds decrements (rescoring)."""
     acc: dict[tuple[str, datetime], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])
     for item in items:
-        bucket = bucket_of(item.article.published_at, ingested_at)
+        bucket = bucket_of(item.article.published_at, ingested_at or item.article.published_at)
         label = item.prediction.label
-        for key in keys_for(item):
+        for key in keys_for(item, entity_topic):
             a = acc[(key, bucket)]
             a[0] += 1
             a[1] += label == "negative"
@@ -107,9 +110,10 @@ def sentiment_row(item: ScoredArticle, now: datetime) -> dict[str, Any]:
 class SqlStore:
     """:class:`consumers.sink.ArticleSink` on SQLAlchemy (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, entity_topic_series: bool = True) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.entity_topic_series = entity_topic_series
 
     def write_batch(self, items: Sequence[ScoredArticle]) -> list[str]:
         unique: dict[str, ScoredArticle] = {}
@@ -161,7 +165,11 @@ class SqlStore:
                 ]
                 if entity_rows:
                     conn.execute(article_entities.insert(), entity_rows)
-                upsert_series(conn, self.dialect, series_rows(fresh, now))
+                upsert_series(
+                    conn,
+                    self.dialect,
+                    series_rows(fresh, now, entity_topic=self.entity_topic_series),
+                )
                 return sorted(new_ids)
         except SQLAlchemyError as exc:
             raise StoreError(f"writing a batch of {len(rows)} articles failed: {exc}") from exc

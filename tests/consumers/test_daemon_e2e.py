@@ -92,6 +92,7 @@ def test_sigterm_midstream_then_restart(settings: Settings, store_engine: Engine
         "FINSENTRY_KAFKA__BATCH_SIZE": "10",
         "FINSENTRY_STORE__URL": settings.store.url,
         "FINSENTRY_MODEL__NAME": "lexicon",
+        "FINSENTRY_TAGGING__TOPIC_MODEL": "keywords",
     }
     cmd = [sys.executable, "-m", "pipeline.cli", "run"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
