@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pipeline.cli.core",
     "pipeline.cli.model_cmds",
     "pipeline.cli.series_cmds",
+    "pipeline.cli.alert_cmds",
 )
 
 

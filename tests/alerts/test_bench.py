@@ -1,0 +1,82 @@
+"""The benchmark harness on a tiny configuration: shape of its output, not its figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alerts.bench import run_bench
+from alerts.config import AlertSettings
+from alerts.simulate import SimulationConfig, simulate
+from pipeline.cli import COMMAND_MODULES, CliRegistry, alert_cmds
+from pipeline.errors import ConfigError
+from pipeline.settings import Settings
+
+TINY = SimulationConfig(n_keys=4, days=0.5, history_days=1.5, seed=3, spikes_per_key_day=2.0)
+KEYS = ("recall", "precision", "median_delay_min", "false_alarms_per_key_day", "params")
+
+
+def test_simulation_is_store_shaped_and_reproducible() -> None:
+    a, b = simulate(TINY), simulate(TINY)
+    assert [k.key for k in a] == [k.key for k in b]
+    frame = a[0].frame
+    assert list(frame.columns) == ["n", "n_neg", "n_neu", "n_pos", "score_sum"]
+    assert isinstance(frame.index, pd.DatetimeIndex) and str(frame.index.tz) == "UTC"
+    assert frame.index.name == "bucket_start"
+    assert (frame["n_neg"] + frame["n_neu"] + frame["n_pos"] == frame["n"]).all()
+    pd.testing.assert_frame_equal(frame, b[0].frame)
+    spiky = [k for k in a if k.kind == "spiky"]
+    assert spiky and all(k.spikes for k in spiky)
+    evaluated_from = TINY.start + pd.Timedelta(days=TINY.history_days)
+    for k in spiky:
+        for s in k.spikes:
+            assert s.start >= evaluated_from and 30 <= s.minutes <= 180
+            assert s.factor >= 2
+            assert s.spike_share == pytest.approx(min(0.95, s.factor * s.base_share))
+    assert {k.kind for k in a} <= {"spiky", "stationary", "sparse"}
+
+
+def test_bench_reports_the_agreed_keys() -> None:
+    lines: list[str] = []
+    result = run_bench(TINY, AlertSettings(), progress=lines.append)
+    for key in KEYS:
+        assert key in result
+    assert result["params"]["keys"] == 4
+    assert result["spikes"] > 0
+    assert 0.0 <= result["recall"] <= 1.0
+    assert result["false_alarms_per_key_day"] >= 0
+    assert len(lines) == 1 + TINY.n_keys
+    json.dumps(result)
+
+
+def _cli(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers(dest="command")
+    bench = commands.add_parser("bench").add_subparsers(dest="bench_command")
+    alert_cmds.register(
+        CliRegistry(commands=commands, bench=bench, common=argparse.ArgumentParser(add_help=False))
+    )
+    return parser.parse_args(argv)
+
+
+def test_cli_prints_json_last(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "pipeline.cli.alert_cmds" in COMMAND_MODULES
+    args = _cli(["bench", "alerts", "--keys", "3", "--days", "0.25", "--history-days", "1.5"])
+    assert args.func(args, Settings()) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) > 1  # progress first
+    result = json.loads(lines[-1])
+    for key in KEYS:
+        assert key in result
+    assert result["params"]["days"] == 0.25
+    assert np.isfinite(result["runtime_s"])
+
+
+def test_cli_rejects_bad_flags() -> None:
+    args = _cli(["bench", "alerts", "--keys", "0"])
+    with pytest.raises(ConfigError):
+        args.func(args, Settings())
