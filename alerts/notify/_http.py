@@ -12,9 +12,11 @@ loggers masks them before any handler sees the record.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cache
 
 import httpx
 
@@ -46,6 +48,13 @@ def register_secrets(secrets: Iterable[str]) -> None:
     _REGISTERED.update(s for s in secrets if s)
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default verification (certifi), built once: a fresh context per request costs
+    tens of milliseconds."""
+    return httpx.create_ssl_context()
+
+
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent."""
     if not value:
@@ -74,7 +83,7 @@ def post_json(
     """POST ``body``; return the 2xx response or raise :class:`DeliveryError` (no secrets)."""
     secrets = [s for s in secrets if s]
     try:
-        with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+        with httpx.Client(timeout=timeout_s, follow_redirects=False, verify=_tls()) as client:
             resp = client.post(url, content=body, headers=dict(headers))
     except httpx.TimeoutException as e:
         raise _error(f"{channel}: timed out after {timeout_s:g}s", True, secrets) from _safe(

@@ -107,6 +107,19 @@ def _first(m: Mapping[str, Any], *keys: str) -> Any:
     return None
 
 
+def _words(raw: Any) -> tuple[str, ...]:
+    """``[[token, weight], …]`` or ``[token, …]`` → the tokens."""
+    if not isinstance(raw, Sequence) or isinstance(raw, str):
+        return ()
+    out = []
+    for item in raw:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, Sequence) and item and not isinstance(item, str):
+            out.append(str(item[0]))
+    return tuple(out)
+
+
 def pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
@@ -150,6 +163,7 @@ class NotificationMessage:
     p_value: float | None = None
     statistic: float | None = None
     top_articles: tuple[TopArticle, ...] = ()
+    top_words: tuple[str, ...] = ()
     created_at: str | None = None
     payload: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -189,6 +203,7 @@ class NotificationMessage:
             p_value=_float(_first(ev, "p_value", "p_share")),
             statistic=_float(_first(ev, "statistic", "z_share")),
             top_articles=tuple(a for a in tops if a is not None),
+            top_words=_words(ev.get("top_words")),
             created_at=created,
             payload=payload,
         )
@@ -232,6 +247,7 @@ class NotificationMessage:
             f"Lift:            {num(self.lift)}×",
             f"p-value:         {num(self.p_value, '.3g')} (statistic {num(self.statistic, '.2f')})",
             f"Episode started: {when(self.started_at)}",
+            *([f"Driving words:   {', '.join(self.top_words)}"] if self.top_words else []),
         ]
 
     def article_lines(self, limit: int = 5) -> list[str]:

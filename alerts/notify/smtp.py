@@ -45,6 +45,11 @@ def build_email(message: NotificationMessage, settings: EmailChannel) -> EmailMe
     return msg
 
 
+def _addr(address: str) -> str:
+    """The bare address for the SMTP envelope (``Name <a@b>`` → ``a@b``)."""
+    return parseaddr(address)[1] or address
+
+
 def _code_transient(code: int) -> bool:
     return 400 <= code < 500
 
@@ -77,7 +82,7 @@ class EmailNotifier:
                     smtp.starttls(context=ssl.create_default_context())
                 if s.username is not None and s.password is not None:
                     smtp.login(s.username, s.password.get_secret_value())
-                refused = smtp.send_message(msg, s.from_addr, s.to_addrs)
+                refused = smtp.send_message(msg, _addr(s.from_addr), [_addr(a) for a in s.to_addrs])
         except smtplib.SMTPNotSupportedError as e:
             raise self._error(f"server does not support it: {e}", False) from self._cause(e)
         except smtplib.SMTPRecipientsRefused as e:
