@@ -192,7 +192,7 @@ def _db_retry(fn: Callable[[], T]) -> T:
     return retrying(fn)
 
 
-def _note_unconfigured(engine: Engine, configured: Sequence[str], now: datetime) -> int:
+def _note_unconfigured(engine: Engine, configured: Sequence[str]) -> int:
     def run() -> int:
         with engine.begin() as conn:
             lost = conn.execute(
@@ -309,7 +309,7 @@ def deliver_due(
     report = DeliveryReport()
     names = list(notifiers)
     try:
-        report.unconfigured = _note_unconfigured(engine, names, clock())
+        report.unconfigured = _note_unconfigured(engine, names)
         claimed = _claim(engine, names, policy, clock())
     except SQLAlchemyError as e:
         raise NotifyError("could not claim due notifications") from e

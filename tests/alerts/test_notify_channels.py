@@ -15,7 +15,7 @@ from email.message import Message
 from typing import Any
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from alerts.notify import (
     DeliveryError,
@@ -367,3 +367,17 @@ def test_settings_reject_bad_config_without_echoing_it(change: dict[str, Any], n
         NotifySettings.model_validate(change)
     assert needle in str(err.value)
     assert SLACK_TOKEN not in str(err.value) and PASSWORD not in str(err.value)
+
+
+def test_nested_settings_hide_secrets_when_the_outer_model_hides_input() -> None:
+    """pydantic applies the *outermost* model's ``hide_input_in_errors``: the application's
+    ``Settings`` that nests ``NotifySettings`` must set it too (``alerts/README.md`` says so)."""
+
+    class AppSettings(BaseModel):
+        model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+        notify: NotifySettings = NotifySettings()
+
+    bad = {"type": "slack", "name": "s", "webhook_url": f"ftp://x/{SLACK_TOKEN}"}
+    with pytest.raises(ValidationError) as err:
+        AppSettings.model_validate({"notify": {"channels": [bad]}})
+    assert "webhook_url" in str(err.value) and SLACK_TOKEN not in str(err.value)
