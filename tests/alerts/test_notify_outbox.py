@@ -16,6 +16,7 @@ import textwrap
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -322,7 +323,7 @@ def test_killed_deliverer_mid_send_loses_nothing(engine: Engine, db_url: str) ->
             alert = insert_alert(conn, key=f"entity:K{i}", now=start)
             keys += enqueue(conn, alert["id"], "firing", alert_payload(alert), ["ops"], start)
     with Receiver(secret=SECRET, hang_on=1) as rx:
-        env = {**os.environ, "PYTHONPATH": os.getcwd()}
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, db_url, rx.url(), SECRET],
             env=env,
