@@ -69,3 +69,9 @@ class AlertSettings(BaseModel):
     interval_s: int = Field(default=60, ge=1)  # how often the scheduler evaluates every key
     # K: an alert resolves after this many consecutive evaluations whose window is normal
     resolve_after_windows: int = Field(default=5, ge=1)
+    # a still-firing, unacknowledged alert is notified again this often
+    repeat_interval_min: int = Field(default=60, ge=1)
+    top_articles: int = Field(default=5, ge=0, le=50)  # evidence articles kept per alert
+    deliver_interval_s: int = Field(default=10, ge=1)  # outbox delivery cadence
+    # one detector across daemons: the lease outlives a few missed ticks, not more
+    lease_ttl_s: int = Field(default=90, ge=5)
