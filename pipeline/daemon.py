@@ -16,6 +16,8 @@ from contextlib import ExitStack
 from types import FrameType
 from typing import Any
 
+from sqlalchemy import Engine
+
 from consumers.dlq import KafkaDeadLetterSink
 from consumers.kafka_io import ensure_topics, make_consumer, make_producer
 from consumers.loop import LoopStats, NewsConsumer, Tagger
@@ -44,6 +46,26 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+def build_alert_service(engine: Engine, settings: Settings, holder: str | None = None) -> Any:
+    """The alert scheduler with its notifiers, evidence lookup and retention job."""
+    from alerts.notify.channels import build_notifiers
+    from alerts.service import AlertService, ExtraJob
+    from pipeline.maintenance import apply_retention
+    from pipeline.query import top_negative
+
+    return AlertService(
+        engine,
+        settings.alerts,
+        settings.notify,
+        build_notifiers(settings.notify),
+        article_lookup=lambda key, start, end, k: top_negative(engine, key, start, end, k),
+        extra_jobs=(
+            ExtraJob("retention", lambda: apply_retention(engine, settings.retention), 3600.0),
+        ),
+        holder=holder,
+    )
 
 
 def _default_tagger(settings: Settings) -> Tagger:
@@ -95,6 +117,10 @@ class Daemon:
                     max_records=s.kafka.batch_size,
                     explain_negative=s.model.explain_negative,
                 )
+                if s.run_alerts:
+                    service = build_alert_service(engine, s)
+                    service.start()
+                    stack.callback(service.stop)
                 self.state = RunState.RUNNING
                 log.info(
                     "consuming %s as group %s from %s",

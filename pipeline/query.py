@@ -7,6 +7,7 @@ at the Unix epoch so 1h and 1d buckets start on UTC hour and day boundaries.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, select
@@ -128,3 +129,24 @@ def articles(
     frame = pd.DataFrame(rows, columns=[c.name for c in cols])
     frame["published_at"] = pd.to_datetime(frame["published_at"], utc=True)
     return frame
+
+
+def top_negative(
+    engine: Engine, key: str, start: datetime, end: datetime, k: int = 5
+) -> list[dict[str, object]]:
+    """The ``k`` most negative articles behind ``key`` in ``[start, end)``, JSON-ready, with
+    the explanation tokens stored for them: the evidence an alert carries."""
+    frame = articles(engine, key, start, end, label="negative", limit=500)
+    frame = frame.sort_values(["score", "id"]).head(k)
+    records: list[dict[Any, Any]] = frame.to_dict("records")
+    return [
+        {
+            "id": r["id"],
+            "title": r["title"],
+            "source": r["source"],
+            "published_at": r["published_at"].isoformat(),
+            "score": round(float(r["score"]), 4),
+            "explanation": r["explanation"] or [],
+        }
+        for r in records
+    ]

@@ -19,6 +19,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from alerts.config import AlertSettings
+from alerts.notify.settings import LogChannel, NotifySettings
+
 DATA_DIR = Path("finsentry-data")
 
 
@@ -92,6 +95,8 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         frozen=True,
         extra="forbid",
+        # never echo rejected values: they may be webhook URLs, passwords or keys
+        hide_input_in_errors=True,
     )
 
     kafka: KafkaSettings = KafkaSettings()
@@ -99,6 +104,11 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     tagging: TaggingSettings = TaggingSettings()
     retention: RetentionSettings = RetentionSettings()
+    alerts: AlertSettings = AlertSettings()
+    # by default alerts reach the daemon's log; add webhook/slack/email channels in the TOML
+    notify: NotifySettings = NotifySettings(channels=[LogChannel(name="log")])
+    # run the alert scheduler inside `finsentry run` (all daemons may; a lease picks one)
+    run_alerts: bool = True
     log_level: str = "INFO"
 
     @classmethod

@@ -10,6 +10,7 @@ export FINSENTRY_STORE__URL="sqlite:///finsentry-data/demo.db"
 rm -f finsentry-data/demo.db finsentry-data/demo.db-wal finsentry-data/demo.db-shm
 PORT=$($PY -c 'from consumers.broker import free_port; print(free_port())')
 export FINSENTRY_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:${PORT}"
+export FINSENTRY_TAGGING__WATCHLIST="${FINSENTRY_TAGGING__WATCHLIST:-models/watchlist.example.toml}"
 
 echo "== starting the embedded broker on 127.0.0.1:${PORT}"
 $FS broker --port "$PORT" > finsentry-data/broker.log 2>&1 &
@@ -40,5 +41,24 @@ echo
 echo "== series 'all', hourly, last 12 hours"
 $FS query --key all --since 12h --every 1h
 echo
-echo "== series 'source:reuters', 6-hourly, last 4 days (non-empty buckets)"
-$FS query --key source:reuters --since 4d --every 6h --nonempty
+echo "== the busiest series keys (topics, entities, sources)"
+$FS keys --since 7d | head -n 16
+echo
+echo "== series 'topic:credit_debt', 6-hourly, last 4 days"
+$FS query --key topic:credit_debt --since 4d --every 6h --nonempty
+echo
+echo "== series 'entity:ACME', 15-minute buckets, last 2 hours"
+$FS query --key entity:ACME --since 2h --every 15m
+
+echo
+echo "== one detection tick over every busy key (the daemon does this every minute)"
+$FS alerts tick
+echo
+echo "== alerts"
+$FS alerts list
+ALERT=$($FS alerts list --format json | $PY -c 'import json,sys; a=json.load(sys.stdin); print(next((x["id"] for x in a if x["series_key"]=="entity:ACME"), a[0]["id"] if a else ""))')
+if [ -n "$ALERT" ]; then
+  echo
+  echo "== evidence of alert $ALERT"
+  $FS alerts show "$ALERT"
+fi

@@ -1,7 +1,7 @@
 """Build the bundled demo stream ``pipeline/sample/news_sample.jsonl`` (deterministic).
 
 Four days of ordinary wire traffic across sources and companies, then a planted negative
-episode for Acme Corp in the final hour (the alert demo), plus the dirt real feeds carry: a few
+episode for Acme Corp in the final 40 minutes (the alert demo), plus the dirt real feeds carry: a few
 malformed lines, a message without an id, HTML in bodies and re-sent duplicates. Timestamps are
 rebased to "now" at replay time by ``finsentry produce --rebase-time``.
 """
@@ -103,19 +103,17 @@ def main() -> None:
     start = end - timedelta(days=4)
     out: list[dict] = []
     t = start
-    while t < end - timedelta(minutes=60):
-        t += timedelta(seconds=rng.expovariate(1 / 240))  # ~15 articles an hour
+    while t < end:
+        t += timedelta(seconds=rng.expovariate(1 / 120))  # ~30 articles an hour
         r = rng.random()
         tmpl = rng.choice(NEUTRAL if r < 0.6 else POSITIVE if r < 0.82 else NEGATIVE)
         out.append(article(rng, t, tmpl, rng.choice(COMPANIES)))
-    # the planted episode: 45 minutes of bad news about Acme, well above its usual volume
-    ep_start = end - timedelta(minutes=55)
-    for i in range(70):
-        when = ep_start + timedelta(seconds=i * 38 + rng.randint(0, 20))
+    # the planted episode: 40 minutes of bad news about Acme, far above its usual volume,
+    # running up to the newest article so the live detector's latest window sees it
+    ep_start = end - timedelta(minutes=40)
+    for i in range(75):
+        when = ep_start + timedelta(seconds=i * 31 + rng.randint(0, 15))
         out.append(article(rng, when, rng.choice(EPISODE), COMPANIES[0]))
-    for _ in range(12):  # ordinary traffic continues
-        when = ep_start + timedelta(seconds=rng.randint(0, 3000))
-        out.append(article(rng, when, rng.choice(NEUTRAL), rng.choice(COMPANIES[1:])))
     out.sort(key=lambda a: a["published_at"])
     lines = [json.dumps(a) for a in out]
     # dirt: duplicates re-sent by the crawler, a message without an id, malformed lines

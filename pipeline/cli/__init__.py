@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pipeline.cli.model_cmds",
     "pipeline.cli.series_cmds",
     "pipeline.cli.alert_cmds",
+    "pipeline.cli.alert_ops",
 )
 
 

@@ -1,0 +1,340 @@
+"""The alert lifecycle: detection results become alerts, and alerts become outbox rows.
+
+One evaluation tick, per series key, in one transaction each:
+
+* **firing** — a spike with no open alert for its fingerprint (``neg_spike:<key>``) opens one,
+  with its evidence (the detector's numbers plus the top negative articles and the words that
+  drove them), and queues a ``firing`` notification per channel unless a silence matches;
+* **still firing** — an open alert is refreshed (``last_fired_at``, latest evidence); past the
+  repeat interval, and if nobody acknowledged it, a ``repeat`` notification is queued;
+* **resolved** — after K consecutive normal windows the alert resolves and a ``resolved``
+  notification follows the firing one.
+
+The outbox rows are written in the same transaction as the alert change, so a crash can't
+leave an alert without its notification or a notification without its alert. Past alert
+periods are handed back to the detector so an episode never becomes its own baseline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, func, select, update
+
+from alerts.config import AlertSettings
+from alerts.detect import Detection, Detector, Period, closed_window, is_normal
+from alerts.notify.message import alert_payload, jsonable
+from alerts.notify.outbox import enqueue
+from alerts.silences import silenced_by
+from pipeline.store.schema import alerts, sentiment_series
+
+log = logging.getLogger(__name__)
+
+RULE = "neg_spike"
+SERIES_COLUMNS = ["n", "n_neg", "n_neu", "n_pos", "score_sum"]
+
+# Evidence articles: (key, window start, window end) -> top negative articles, JSON-ready.
+ArticleLookup = Callable[[str, datetime, datetime, int], list[dict[str, Any]]]
+ChannelsFor = Callable[[Any], Sequence[str]]
+
+
+def fingerprint(rule: str, key: str) -> str:
+    return f"{rule}:{key}"
+
+
+@dataclass
+class TickReport:
+    now: datetime
+    keys_evaluated: int = 0
+    fired: list[str] = field(default_factory=list)
+    repeated: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    silenced: list[str] = field(default_factory=list)
+
+
+def top_words(articles: Sequence[dict[str, Any]], k: int = 8) -> list[list[Any]]:
+    """The explanation tokens that recur across the top negative articles, strongest first."""
+    weights: dict[str, float] = defaultdict(float)
+    for a in articles:
+        for token, weight in a.get("explanation") or ():
+            weights[str(token).lower()] += float(weight)
+    ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    return [[w, round(v, 4)] for w, v in ranked]
+
+
+class Lifecycle:
+    """Runs detection ticks against the store and keeps the alerts table and outbox current."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: AlertSettings,
+        *,
+        channels_for: ChannelsFor,
+        article_lookup: ArticleLookup | None = None,
+        detector: Detector | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.detector = detector or Detector(settings.detector)
+        self.channels_for = channels_for
+        self.article_lookup = article_lookup
+
+    # -- loading ----------------------------------------------------------------------------
+    def _candidates(self, conn: Connection, now: datetime) -> list[str]:
+        """Keys that could fire (enough volume in the window) plus keys with an open alert."""
+        start, end = closed_window(now, self.settings.detector)
+        busy = conn.execute(
+            select(sentiment_series.c.series_key)
+            .where(
+                sentiment_series.c.bucket_start >= start.to_pydatetime(),
+                sentiment_series.c.bucket_start < end.to_pydatetime(),
+            )
+            .group_by(sentiment_series.c.series_key)
+            .having(func.sum(sentiment_series.c.n) >= self.settings.detector.min_n)
+        ).scalars()
+        open_ = conn.execute(
+            select(alerts.c.series_key).where(alerts.c.status == "firing", alerts.c.rule == RULE)
+        ).scalars()
+        return sorted(set(busy) | set(open_))
+
+    def _frames(
+        self, conn: Connection, keys: Sequence[str], now: datetime
+    ) -> dict[str, pd.DataFrame]:
+        d = self.settings.detector
+        since = now - timedelta(days=d.baseline_days, minutes=d.window_min + d.settle_min + 2)
+        frames: dict[str, pd.DataFrame] = {}
+        for i in range(0, len(keys), 500):
+            chunk = list(keys[i : i + 500])
+            rows = conn.execute(
+                select(sentiment_series)
+                .where(
+                    sentiment_series.c.series_key.in_(chunk),
+                    sentiment_series.c.bucket_start >= since,
+                    sentiment_series.c.bucket_start < now,
+                )
+                .order_by(sentiment_series.c.series_key, sentiment_series.c.bucket_start)
+            ).all()
+            df = pd.DataFrame(rows, columns=["series_key", "bucket_start", *SERIES_COLUMNS])
+            df["bucket_start"] = pd.to_datetime(df["bucket_start"], utc=True)
+            for key in chunk:
+                part = df[df["series_key"] == key]
+                frames[key] = part.set_index("bucket_start")[SERIES_COLUMNS]
+        return frames
+
+    def _history_start(self, conn: Connection, keys: Sequence[str]) -> dict[str, datetime]:
+        rows = conn.execute(
+            select(sentiment_series.c.series_key, func.min(sentiment_series.c.bucket_start))
+            .where(sentiment_series.c.series_key.in_(list(keys)))
+            .group_by(sentiment_series.c.series_key)
+        ).all()
+        return {k: t for k, t in rows}
+
+    def _exclusions(self, conn: Connection, keys: Sequence[str]) -> dict[str, list[Period]]:
+        out: dict[str, list[Period]] = {}
+        rows = conn.execute(
+            select(alerts.c.series_key, alerts.c.started_at, alerts.c.resolved_at).where(
+                alerts.c.series_key.in_(list(keys)), alerts.c.rule == RULE
+            )
+        ).all()
+        for key, start, end in rows:
+            out.setdefault(key, []).append((start, end))
+        return out
+
+    # -- one tick ---------------------------------------------------------------------------
+    def tick(self, now: datetime | None = None) -> TickReport:
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        report = TickReport(now=now)
+        with self.engine.connect() as conn:
+            keys = self._candidates(conn, now)
+            if not keys:
+                return report
+            frames = self._frames(conn, keys, now)
+            exclusions = self._exclusions(conn, keys)
+            history = self._history_start(conn, keys)
+        start, end = closed_window(now, self.settings.detector)
+        tested = sum(
+            int(f.loc[(f.index >= start) & (f.index < end), "n"].sum())
+            >= self.settings.detector.min_n
+            for f in frames.values()
+        )
+        for key in keys:
+            det = self.detector.evaluate(
+                frames[key],
+                now,
+                key=key,
+                exclude=exclusions.get(key, ()),
+                n_tests=max(tested, 1),
+                history_start=history.get(key),
+            )
+            self._apply(key, det, now, report)
+            report.keys_evaluated += 1
+        return report
+
+    def _evidence(self, det: Detection) -> dict[str, Any]:
+        ev: dict[str, Any] = {"rule": RULE, "series_key": det.key, **det.as_dict()}
+        ev.pop("key", None)
+        tops: list[dict[str, Any]] = []
+        if self.article_lookup is not None:
+            try:
+                tops = self.article_lookup(
+                    det.key,
+                    det.window_start.to_pydatetime(),
+                    det.window_end.to_pydatetime(),
+                    self.settings.top_articles,
+                )
+            except Exception as exc:  # evidence is best effort; the alert itself is not
+                log.warning("could not load evidence articles for %s: %s", det.key, exc)
+        ev["top_articles"] = tops
+        ev["top_words"] = top_words(tops)
+        return dict(jsonable(ev))
+
+    def _apply(self, key: str, det: Detection, now: datetime, report: TickReport) -> None:
+        fp = fingerprint(RULE, key)
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(
+                    select(alerts).where(alerts.c.fingerprint == fp, alerts.c.status == "firing")
+                )
+                .mappings()
+                .first()
+            )
+            if det.is_spike:
+                if row is None:
+                    self._open(conn, key, fp, det, now, report)
+                else:
+                    self._refresh(conn, dict(row), det, now, report)
+            elif row is not None:
+                self._maybe_resolve(conn, dict(row), det, now, report)
+
+    def _notify(
+        self, conn: Connection, alert: dict[str, Any], event: str, now: datetime, seq: int | str
+    ) -> bool:
+        """Queue ``event`` for every channel that takes it, unless a silence matches."""
+        silence = silenced_by(conn, alert["rule"], alert["series_key"], now)
+        if silence is not None:
+            log.info("alert %s %s silenced by silence %d", alert["id"], event, silence)
+            return False
+        channels = list(self.channels_for(event))
+        if channels:
+            enqueue(conn, alert["id"], event, alert_payload(alert), channels, now, seq=seq)
+        return True
+
+    def _open(
+        self,
+        conn: Connection,
+        key: str,
+        fp: str,
+        det: Detection,
+        now: datetime,
+        report: TickReport,
+    ) -> None:
+        evidence = self._evidence(det)
+        values = {
+            "fingerprint": fp,
+            "rule": RULE,
+            "series_key": key,
+            "status": "firing",
+            "started_at": det.window_start.to_pydatetime(),
+            "last_fired_at": now,
+            "normal_streak": 0,
+            "evidence": evidence,
+            "created_at": now,
+            "updated_at": now,
+        }
+        res = conn.execute(alerts.insert().values(**values))
+        pk = res.inserted_primary_key
+        assert pk is not None
+        alert = {"id": int(pk[0]), **values}
+        log.warning(
+            "ALERT firing %s: negative share %.1f%% vs baseline %.1f%% (lift %.2f, p=%.2g, n=%d)",
+            key,
+            100 * det.share,
+            100 * det.baseline_share,
+            det.lift,
+            det.p_share,
+            det.n,
+        )
+        if self._notify(conn, alert, "firing", now, seq=0):
+            conn.execute(
+                update(alerts).where(alerts.c.id == alert["id"]).values(last_notified_at=now)
+            )
+            report.fired.append(key)
+        else:
+            report.silenced.append(key)
+
+    def _refresh(
+        self,
+        conn: Connection,
+        row: dict[str, Any],
+        det: Detection,
+        now: datetime,
+        report: TickReport,
+    ) -> None:
+        values: dict[str, Any] = {"last_fired_at": now, "normal_streak": 0, "updated_at": now}
+        # keep the strongest evidence of the episode: it's what people want to see
+        old_lift = (row["evidence"] or {}).get("lift") or 0.0
+        if det.lift >= old_lift:
+            values["evidence"] = self._evidence(det)
+        repeat = timedelta(minutes=self.settings.repeat_interval_min)
+        last = row["last_notified_at"]
+        due = last is not None and now - last >= repeat and row["acked_at"] is None
+        alert = {**row, **values}
+        if due and self._notify(conn, alert, "repeat", now, seq=now.strftime("%Y%m%dT%H%M")):
+            values["last_notified_at"] = now
+            report.repeated.append(row["series_key"])
+        conn.execute(update(alerts).where(alerts.c.id == row["id"]).values(**values))
+
+    def _maybe_resolve(
+        self,
+        conn: Connection,
+        row: dict[str, Any],
+        det: Detection,
+        now: datetime,
+        report: TickReport,
+    ) -> None:
+        if not is_normal(det, self.settings.detector):
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id == row["id"])
+                .values(normal_streak=0, updated_at=now)
+            )
+            return
+        streak = int(row["normal_streak"]) + 1
+        if streak < self.settings.resolve_after_windows:
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id == row["id"])
+                .values(normal_streak=streak, updated_at=now)
+            )
+            return
+        values = {
+            "status": "resolved",
+            "resolved_at": now,
+            "normal_streak": streak,
+            "updated_at": now,
+        }
+        conn.execute(update(alerts).where(alerts.c.id == row["id"]).values(**values))
+        log.info("ALERT resolved %s after %d normal windows", row["series_key"], streak)
+        report.resolved.append(row["series_key"])
+        # a resolve follows a firing message that went out; silenced episodes stay silent
+        if row["last_notified_at"] is not None:
+            self._notify(conn, {**row, **values}, "resolved", now, seq=0)
+
+
+# -- operator actions ---------------------------------------------------------------------------
+def ack(engine: Engine, alert_id: int, by: str | None, now: datetime | None = None) -> bool:
+    now = now or datetime.now(UTC)
+    with engine.begin() as conn:
+        res = conn.execute(
+            update(alerts)
+            .where(alerts.c.id == alert_id, alerts.c.acked_at.is_(None))
+            .values(acked_at=now, acked_by=by, updated_at=now)
+        )
+    return bool(res.rowcount)
