@@ -184,6 +184,13 @@ class Detector:
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
 
+    @property
+    def lookback(self) -> pd.Timedelta:
+        """How far before ``now`` the frame must reach: baseline plus the longer window."""
+        s = self.settings
+        longest = max(s.window_min, s.confirm_window_min) + s.settle_min
+        return pd.Timedelta(days=s.baseline_days) + pd.Timedelta(minutes=longest + 1)
+
     def evaluate(
         self,
         frame: pd.DataFrame,
@@ -288,6 +295,34 @@ def window_count(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) ->
     minutes, n, _ = _minute_series(frame)
     lo, hi = _epoch_minute(start), _epoch_minute(end)
     return int(n[(minutes >= lo) & (minutes < hi)].sum())
+
+
+def keys_tested_per_tick(
+    frames: Iterable[pd.DataFrame],
+    ticks: Sequence[datetime] | pd.DatetimeIndex,
+    settings: DetectorSettings | None = None,
+) -> np.ndarray:
+    """For a backtest over many keys: how many keys are tested (window ``n >= min_n``) per tick.
+
+    Pass the result as ``n_tests`` to :func:`detect_series` / :func:`replay` to apply the same
+    Bonferroni correction as :meth:`Detector.evaluate_many` does live. Never less than 1.
+    """
+    s = settings or DetectorSettings()
+    now = _ticks(ticks)
+    counts = np.zeros(len(now), dtype=np.int64)
+    if len(now) == 0:
+        return counts
+    ends = now.floor("min").as_unit("ns").asi8 // 60_000_000_000 - s.settle_min
+    t0 = int(ends.min()) - s.window_min
+    length = int(ends.max()) - t0
+    e = ends - t0
+    for frame in frames:
+        minutes, n_raw, _ = _minute_series(frame)
+        keep = (minutes >= t0) & (minutes < t0 + length)
+        n = np.bincount(minutes[keep] - t0, weights=n_raw[keep], minlength=length)
+        c = _cum(np.rint(n).astype(np.int64))
+        counts += (c[e] - c[e - s.window_min]) >= s.min_n
+    return np.maximum(counts, 1)
 
 
 def _ticks(ticks: Sequence[datetime] | pd.DatetimeIndex) -> pd.DatetimeIndex:

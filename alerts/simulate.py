@@ -39,6 +39,7 @@ class PlantedSpike:
     base_share: float
     spike_share: float
     window_n: float  # mean articles per window during the spike (realised)
+    realized_share: float  # negative share actually drawn during the spike
 
     @property
     def minutes(self) -> int:
@@ -148,6 +149,7 @@ def _one_key(
             base_share=share,
             spike_share=min(0.95, share * factor),
             window_n=float(n[s:e].sum()) * w / (e - s),
+            realized_share=float(neg[s:e].sum()) / max(int(n[s:e].sum()), 1),
         )
         for s, e, factor, _ in spikes
     )

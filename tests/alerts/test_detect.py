@@ -11,7 +11,15 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.config import AlertSettings, DetectorSettings
-from alerts.detect import Detector, Reason, closed_window, detect_series, is_normal, replay
+from alerts.detect import (
+    Detector,
+    Reason,
+    closed_window,
+    detect_series,
+    is_normal,
+    keys_tested_per_tick,
+    replay,
+)
 from pipeline.errors import AlertError
 from tests.alerts.synth import MIN, T0, plant, stream
 
@@ -181,6 +189,14 @@ def test_evaluate_many_corrects_over_tested_keys(week: pd.DataFrame) -> None:
     assert set(out) == set(frames)
     assert out["all"].n_tests == 2  # the tiny key is below min_n, so it is not tested
     assert out["all"].alpha == pytest.approx(0.005)
+
+
+def test_tests_per_tick_counts_keys_with_volume(week: pd.DataFrame) -> None:
+    quiet = stream(8.0, rate=0.1, seed=5)
+    ticks = pd.date_range(END - 5 * MIN, END, freq="min")
+    assert keys_tested_per_tick([week, week.reset_index(), quiet], ticks).tolist() == [2] * 6
+    assert keys_tested_per_tick([quiet], ticks).tolist() == [1] * 6  # never below one
+    assert Detector().lookback == pd.Timedelta(days=7, minutes=31)
 
 
 def test_settings_are_frozen_and_validated() -> None:
