@@ -134,6 +134,10 @@ def run_bench(
             k: round(false_by_kind[k] / (keys_by_kind[k] * cfg.days), 4) for k in keys_by_kind
         },
         "spikes": len(outcomes),
+        # more than 1.0 means some spikes were split into several alerts
+        "episodes_per_detected_spike": _ratio(
+            n_episodes - n_false, sum(o.detected for o in outcomes)
+        ),
         "episodes": n_episodes,
         "by_factor": _bucket(outcomes, [2.0, 2.5, 3.0, 4.01], "factor"),
         "by_minutes": _bucket(outcomes, [30, 60, 120, 181], "minutes"),

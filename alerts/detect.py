@@ -15,9 +15,14 @@ The method (details and assumptions in ``alerts/README.md``):
   windows, so bursty keys are judged against their own burstiness; ``scipy.stats.betabinom``;
 * **count guard** — negatives in the window against a negative binomial with the baseline's
   negative rate (time-of-day agnostic) and its over-dispersion from the same windows;
-* fires when the share p-value is below ``alpha / n_tests`` (Bonferroni over the keys tested at
-  this tick), the count p-value below ``count_alpha``, the lift and the absolute rise are large
-  enough, and window volume and baseline history are sufficient.
+* **sustained** — the share test again on the longer ``confirm_window_min`` window ending at
+  the same minute: a burst of copies of one story dominates 15 minutes, not 30;
+* fires when both share p-values are below ``alpha / n_tests`` (Bonferroni over the keys tested
+  at this tick), the count p-value below ``count_alpha``, the lift and the absolute rise are
+  large enough, and window volume and baseline history are sufficient.
+
+:func:`replay` adds the lifecycle's bookkeeping (episodes, exclusion of alert periods) for
+backtests and the bench.
 """
 
 from __future__ import annotations
@@ -166,7 +171,7 @@ def _minute_series(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
     missing = {"n", "n_neg"} - set(frame.columns)
     if missing:
         raise AlertError(f"series frame lacks columns {sorted(missing)}")
-    minutes = np.floor(idx.tz_convert("UTC").as_unit("ns").asi8 / 60e9).astype(np.int64)
+    minutes = idx.tz_convert("UTC").as_unit("ns").asi8 // 60_000_000_000
     n = np.rint(frame["n"].to_numpy(dtype=float, na_value=0.0)).astype(np.int64)
     x = np.rint(frame["n_neg"].to_numpy(dtype=float, na_value=0.0)).astype(np.int64)
     if (n < 0).any() or (x < 0).any() or (x > n).any():
