@@ -16,6 +16,7 @@ passed back in, so a caller that already holds them pays nothing twice.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import tomllib
@@ -47,23 +48,59 @@ class Topic:
     threshold: float | None = None
 
 
-def keyword_pattern(keyword: str) -> str:
-    """Regex for one taxonomy keyword: word-bounded, whitespace-tolerant; ``word*`` matches
-    any ending, a lone ``*`` matches one to three words."""
-    parts = []
+_WILD_WORDS = r"\S+(?:\s+\S+){0,2}?"
+
+
+def _keyword_atoms(keyword: str) -> list[str]:
+    r"""A keyword as regex atoms: lowercased characters, ``\s+`` between words, ``\w*`` for a
+    trailing ``*``, one to three words for a lone ``*``."""
+    atoms: list[str] = []
     for token in keyword.split():
+        if atoms:
+            atoms.append(r"\s+")
         if token == "*":
-            parts.append(r"\S+(?:\s+\S+){0,2}?")
-        elif token.endswith("*"):
-            parts.append(re.escape(token[:-1]) + r"\w*")
-        else:
-            parts.append(re.escape(token))
-    return r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)"
+            atoms.append(_WILD_WORDS)
+            continue
+        star = token.endswith("*")
+        atoms.extend(re.escape(ch) for ch in (token[:-1] if star else token).lower())
+        if star:
+            atoms.append(r"\w*")
+    return atoms
+
+
+def _trie(sequences: list[list[str]]) -> str:
+    """Alternation of atom sequences with shared prefixes factored out, so the regex engine
+    dispatches on the first character instead of trying every keyword at every position;
+    greedy optional tails make the longest keyword win."""
+    root: dict[str, Any] = {}
+    for seq in sequences:
+        node = root
+        for atom in seq:
+            node = node.setdefault(atom, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        alts = [atom + emit(child) for atom, child in sorted(node.items()) if atom]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(root)
+
+
+def keyword_pattern(keyword: str) -> str:
+    """Regex for one taxonomy keyword (compile case-insensitively): word-bounded,
+    whitespace-tolerant; ``word*`` matches any ending, a lone ``*`` one to three words."""
+    return r"(?<!\w)" + "".join(_keyword_atoms(keyword)) + r"(?!\w)"
 
 
 def compile_rules(topic: Topic) -> re.Pattern[str] | None:
-    """One case-insensitive pattern per topic (keywords longest first, then its regexes)."""
-    alts = [keyword_pattern(k) for k in sorted(set(topic.keywords), key=len, reverse=True)]
+    """One case-insensitive pattern for a topic (its keywords as a trie, then its regexes);
+    raises :class:`ConfigError` for a regex that does not compile."""
+    alts = []
+    if topic.keywords:
+        alts.append(r"(?<!\w)" + _trie([_keyword_atoms(k) for k in topic.keywords]) + r"(?!\w)")
     for rx in topic.regex:
         try:
             re.compile(rx)
@@ -179,25 +216,65 @@ def _parse_topic(entry: object, where: str, base: Mapping[str, Topic]) -> Topic:
 
 
 class KeywordRules:
-    """Compiled per-topic patterns; ``hits`` counts matches per (text, topic)."""
+    """Counts keyword/regex hits per (text, topic) in one pass over the text.
+
+    All topics' keywords form one trie pattern, scanned once over the lowercased text with a
+    restart at every word a match begins in, so overlapping keywords of different topics all
+    count; a matched span is resolved to its topics through each topic's anchored pattern,
+    cached by span. Only topics with ``regex`` entries cost a second scan. Texts are clipped
+    to ``MAX_CHARS`` (the caller passes the title and the lead, not whole filings).
+    """
+
+    MAX_CHARS = 10_000
+    _CACHE_LIMIT = 50_000
 
     def __init__(self, topics: Sequence[Topic]) -> None:
         self.ids = tuple(t.id for t in topics)
-        self._patterns = [compile_rules(t) for t in topics]
+        seqs = [_keyword_atoms(k) for t in topics for k in t.keywords]
+        self._scan = re.compile(r"(?<!\w)" + _trie(seqs) + r"(?!\w)") if seqs else None
+        self._anchored = [
+            re.compile(_trie([_keyword_atoms(k) for k in t.keywords]) + r"(?!\w)")
+            if t.keywords
+            else None
+            for t in topics
+        ]
+        self._regex = [
+            (j, re.compile("|".join(f"(?:{rx})" for rx in t.regex), re.IGNORECASE))
+            for j, t in enumerate(topics)
+            if t.regex
+        ]
+        self._spans: dict[str, tuple[int, ...]] = {}
+
+    def _topics_of(self, span: str) -> tuple[int, ...]:
+        found = self._spans.get(span)
+        if found is None:
+            found = tuple(j for j, p in enumerate(self._anchored) if p and p.match(span))
+            if len(self._spans) >= self._CACHE_LIMIT:
+                self._spans.clear()
+            self._spans[span] = found
+        return found
 
     def hits(self, texts: Sequence[str], cap: int = 3) -> np.ndarray:
         out = np.zeros((len(texts), len(self.ids)), dtype=np.float32)
         for i, text in enumerate(texts):
-            norm = text.translate(_APOSTROPHES)
-            for j, pat in enumerate(self._patterns):
-                if pat is None:
-                    continue
-                n = 0
-                for _ in pat.finditer(norm):
-                    n += 1
-                    if n >= cap:
+            norm = text[: self.MAX_CHARS].translate(_APOSTROPHES)
+            row = out[i]
+            if self._scan is not None:
+                low, pos = norm.lower(), 0
+                ends: dict[int, int] = {}  # a topic's hit inside its previous hit counts once
+                while (m := self._scan.search(low, pos)) is not None:
+                    start = m.start()
+                    for j in self._topics_of(m.group(0)):
+                        if start >= ends.get(j, 0):
+                            row[j] += 1
+                            ends[j] = m.end()
+                    pos = start + 1
+            for j, rx in self._regex:
+                for _ in rx.finditer(norm):
+                    row[j] += 1
+                    if row[j] >= cap:
                         break
-                out[i, j] = n
+        np.minimum(out, cap, out=out)
         return out
 
 
@@ -206,25 +283,63 @@ def keyword_scores(hits: np.ndarray) -> np.ndarray:
     return (1.0 - np.power(0.5, hits)).astype(np.float32)
 
 
+_WORD = re.compile(r"[a-z0-9]+(?:['&.\-][a-z0-9]+)*")
+
+
+def bag_terms(text: str) -> set[str]:
+    """Lowercased words (any word with a digit becomes ``#``) and adjacent word pairs."""
+    words = ["#" if any(c.isdigit() for c in w) else w for w in _WORD.findall(text.lower())]
+    return {*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))}
+
+
+class BagOfWords:
+    """Binary, L2-normalised bag of words and word pairs over a fixed vocabulary."""
+
+    def __init__(self, vocab: Sequence[str]) -> None:
+        self.vocab = tuple(vocab)
+        self._index = {t: i for i, t in enumerate(self.vocab)}
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), len(self.vocab)), dtype=np.float32)
+        for i, text in enumerate(texts):
+            cols = [
+                j
+                for t in bag_terms(text[: KeywordRules.MAX_CHARS])
+                if (j := self._index.get(t)) is not None
+            ]
+            if cols:
+                out[i, cols] = 1.0 / np.sqrt(len(cols))
+        return out
+
+
 @dataclass(frozen=True)
 class TopicHead:
-    """Linear multi-label head: ``sigmoid([emb, kw_hits>0] @ W.T + b) >= thresholds``.
+    """Linear multi-label head: ``sigmoid(features @ W.T + b) >= thresholds`` per topic.
 
-    ``kind`` records how it was fitted (``logreg`` or ``centroid``); ``feature_topics`` are the
-    keyword rules whose hit indicators were features at training time (stored with the head so
-    a user's edited taxonomy does not shift them); ``keywords_or``: a keyword hit also tags.
+    Features are up to three blocks, in this order: the encoder embedding (``embedding_dim``
+    columns; 0 = the head needs no encoder), the hit indicators of ``feature_topics``' keyword
+    rules, and a bag of words over ``vocab``. The keyword rules and the vocabulary are stored
+    with the head, so a user's edited taxonomy cannot shift its features. ``kind`` records how
+    it was fitted (``logreg`` or ``centroid``); ``keywords_or``: a taxonomy keyword hit also
+    tags.
     """
 
     topics: tuple[str, ...]
-    weight: np.ndarray  # (T, D [+ F])
+    weight: np.ndarray  # (T, D + F + V)
     bias: np.ndarray  # (T,)
     thresholds: np.ndarray  # (T,)
     kind: str = "logreg"
+    embedding_dim: int = 384
     encoder: str = ENCODER_NAME
     max_tokens: int = 128
     feature_topics: tuple[Topic, ...] = ()
+    vocab: tuple[str, ...] = ()
     keywords_or: bool = False
     metrics: Mapping[str, Any] | None = None
+
+    @property
+    def n_features(self) -> int:
+        return self.embedding_dim + len(self.feature_topics) + len(self.vocab)
 
     def save(self, directory: str | Path) -> None:
         from safetensors.numpy import save_file
@@ -232,24 +347,27 @@ class TopicHead:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         tensors = {
-            "weight": self.weight.astype(np.float32),
-            "bias": self.bias.astype(np.float32),
-            "thresholds": self.thresholds.astype(np.float32),
+            "weight": np.ascontiguousarray(self.weight, dtype=np.float32),
+            "bias": np.ascontiguousarray(self.bias, dtype=np.float32),
+            "thresholds": np.ascontiguousarray(self.thresholds, dtype=np.float32),
         }
         save_file(tensors, str(d / "head.safetensors"))
         meta = {
             "topics": list(self.topics),
             "kind": self.kind,
+            "embedding_dim": self.embedding_dim,
             "encoder": self.encoder,
             "max_tokens": self.max_tokens,
             "keywords_or": self.keywords_or,
+            "metrics": dict(self.metrics or {}),
             "feature_topics": [
                 {"id": t.id, "keywords": list(t.keywords), "regex": list(t.regex)}
                 for t in self.feature_topics
             ],
-            "metrics": dict(self.metrics or {}),
+            "vocab": list(self.vocab),
         }
-        (d / "head.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        text = json.dumps(meta, indent=1, ensure_ascii=False)
+        (d / "head.json").write_text(text + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, directory: str | Path) -> TopicHead:
@@ -269,27 +387,44 @@ class TopicHead:
                 bias=tensors["bias"],
                 thresholds=tensors["thresholds"],
                 kind=meta.get("kind", "logreg"),
+                embedding_dim=int(meta.get("embedding_dim", 384)),
                 encoder=meta.get("encoder", ENCODER_NAME),
                 max_tokens=int(meta.get("max_tokens", 128)),
                 feature_topics=feats,
+                vocab=tuple(meta.get("vocab", ())),
                 keywords_or=bool(meta.get("keywords_or", False)),
                 metrics=meta.get("metrics"),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"cannot load topic head from {d}: {exc}") from exc
-        if head.weight.shape[0] != len(head.topics) or head.bias.shape != (len(head.topics),):
-            raise ModelError(f"topic head in {d}: weight/bias shapes do not match its topics")
+        n = len(head.topics)
+        if head.weight.shape != (n, head.n_features) or head.bias.shape != (n,):
+            raise ModelError(f"topic head in {d}: weight/bias shapes do not match its features")
         return head
 
-    def probabilities(self, embeddings: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        feats = embeddings.astype(np.float32, copy=False)
-        if self.feature_topics:
-            kw = KeywordRules(self.feature_topics).hits(texts, cap=1)
-            feats = np.concatenate([feats, kw], axis=1)
-        if feats.shape[1] != self.weight.shape[1]:
-            raise ModelError(
-                f"topic head expects {self.weight.shape[1]} features, got {feats.shape[1]}"
-            )
+    def probabilities(
+        self,
+        embeddings: np.ndarray | None,
+        feature_hits: np.ndarray | None = None,
+        bag: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Per-topic probabilities from the feature blocks this head uses: ``embeddings`` from
+        the encoder, ``feature_hits`` from ``KeywordRules(self.feature_topics)``, ``bag`` from
+        ``BagOfWords(self.vocab)``."""
+        blocks: list[np.ndarray] = []
+        for name, block, width in (
+            ("embeddings", embeddings, self.embedding_dim),
+            ("keyword hits", feature_hits, len(self.feature_topics)),
+            ("bag of words", bag, len(self.vocab)),
+        ):
+            if not width:
+                continue
+            if block is None or block.ndim != 2 or block.shape[1] != width:
+                raise ModelError(f"topic head needs {name} with {width} columns")
+            if name == "keyword hits":
+                block = block > 0
+            blocks.append(block.astype(np.float32, copy=False))
+        feats = np.concatenate(blocks, axis=1)
         logits = feats @ self.weight.T + self.bias
         return (1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))).astype(np.float32)
 
@@ -298,7 +433,8 @@ class TopicTagger:
     """Tags texts with (topic id, score) pairs, best first; a score is >= its threshold.
 
     Build with :meth:`load` (shipped head + taxonomy, or paths), :meth:`keywords_only`, or
-    :meth:`from_settings`. ``mode="keywords"`` never loads torch.
+    :meth:`from_settings`. ``mode="keywords"`` never loads torch; a head without an embedding
+    block (the ``lexical`` one) never loads it either.
     """
 
     def __init__(
@@ -312,9 +448,16 @@ class TopicTagger:
         self._encoder = encoder
         self._rules = KeywordRules(taxonomy.topics)
         self._head_cols: dict[str, int] = {}
+        self._feature_rules: KeywordRules | None = None
+        self._bag: BagOfWords | None = None
         if head is not None:
             self._head_cols = {t: i for i, t in enumerate(head.topics) if t in taxonomy.ids}
-            if self._encoder is not None and getattr(encoder, "name", None) != head.encoder:
+            if head.feature_topics:
+                self._feature_rules = KeywordRules(head.feature_topics)
+            if head.vocab:
+                self._bag = BagOfWords(head.vocab)
+            wrong_encoder = getattr(encoder, "name", head.encoder) != head.encoder
+            if head.embedding_dim and encoder is not None and wrong_encoder:
                 raise ModelError(f"topic head wants encoder {head.encoder!r}")
         self.mode: str = "head" if head is not None else "keywords"
 
@@ -333,44 +476,50 @@ class TopicTagger:
         device: str = "cpu",
         encoder: Any | None = None,
     ) -> TopicTagger:
-        """``path``: a head folder (``None`` = the shipped one). ``mode="auto"`` uses the head
-        when the folder has one, else keywords; ``"head"`` insists on it."""
+        """``path``: a head folder, ``"default"``/``None`` (the shipped head) or ``"lexical"``
+        (the shipped encoder-free head). ``mode="auto"`` falls back to keywords when the
+        shipped folder has no head; ``"head"`` insists on one; ``"keywords"`` skips it."""
         tax = taxonomy if isinstance(taxonomy, Taxonomy) else Taxonomy.load(taxonomy)
         if mode == "keywords":
             return cls(tax)
-        d = Path(path) if path is not None else ARTIFACT_DIR
+        shipped = path is None or str(path) in ("default", "lexical")
+        d = ARTIFACT_DIR / "lexical" if str(path) == "lexical" else Path(path or ARTIFACT_DIR)
         if not (d / "head.json").is_file():
-            if mode == "head" or path is not None:
+            if mode == "head" or not shipped:
                 raise ModelError(f"no topic head in {d} (expected head.json, head.safetensors)")
             return cls(tax)
         head = TopicHead.load(d)
-        if encoder is None:
+        if encoder is None and head.embedding_dim:
             encoder = SentenceEncoder(device=device, max_tokens=head.max_tokens)
         return cls(tax, head, encoder)
 
     @classmethod
     def from_settings(cls, settings: Any) -> TopicTagger:
         """Read ``settings.tagging.{taxonomy, topic_model}`` and ``settings.model.device``
-        where present. ``topic_model``: ``default`` (shipped head), ``keywords``, or a folder."""
+        where present. ``topic_model``: ``default`` (shipped head), ``lexical`` (shipped,
+        no encoder), ``keywords``, or a head folder."""
         tagging = getattr(settings, "tagging", None)
         taxonomy = getattr(tagging, "taxonomy", None)
         choice = str(getattr(tagging, "topic_model", None) or "default")
         device = str(getattr(getattr(settings, "model", None), "device", "cpu") or "cpu")
-        device = "cpu" if device == "auto" else device
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         if choice == "keywords":
             return cls.load(taxonomy=taxonomy, mode="keywords")
-        if choice == "default":
-            return cls.load(taxonomy=taxonomy, device=device)
-        return cls.load(choice, taxonomy=taxonomy, mode="head", device=device)
+        return cls.load(choice, taxonomy=taxonomy, device=device)
 
     @property
     def needs_embeddings(self) -> bool:
-        return self.head is not None and bool(self._head_cols)
+        return self.head is not None and bool(self._head_cols) and self.head.embedding_dim > 0
 
     def embed(self, texts: Sequence[str]) -> np.ndarray | None:
-        """The encoder outputs ``tag_many`` needs, or ``None`` in keyword mode."""
-        if not self.needs_embeddings or self._encoder is None:
+        """The encoder outputs ``tag_many`` needs, or ``None`` when it needs none."""
+        if not self.needs_embeddings:
             return None
+        if self._encoder is None:
+            raise ModelError("this topic head needs an encoder; pass one to TopicTagger")
         return np.asarray(self._encoder.encode(list(texts)), dtype=np.float32)
 
     def tag(self, text: str) -> list[tuple[str, float]]:
@@ -379,6 +528,8 @@ class TopicTagger:
     def tag_many(
         self, texts: Sequence[str], *, embeddings: np.ndarray | None = None
     ) -> list[list[tuple[str, float]]]:
+        """Topics per text. ``embeddings``: this tagger's :meth:`embed` output for ``texts``,
+        when the caller already computed it; otherwise it is computed here."""
         texts = list(texts)
         if not texts:
             return []
@@ -388,9 +539,11 @@ class TopicTagger:
         head = self.head
         if head is not None and self._head_cols:
             emb = embeddings if embeddings is not None else self.embed(texts)
-            if emb is None or emb.shape[0] != len(texts):
+            if emb is not None and emb.shape[0] != len(texts):
                 raise ModelError("tag_many: embeddings must have one row per text")
-            probs = head.probabilities(emb, texts)
+            hits = self._feature_rules.hits(texts, cap=1) if self._feature_rules else None
+            bag = self._bag.transform(texts) if self._bag else None
+            probs = head.probabilities(emb, hits, bag)
             for j, tid in enumerate(self.taxonomy.ids):
                 col = self._head_cols.get(tid)
                 if col is None:
