@@ -34,6 +34,7 @@ from alerts.detect import Detection, Detector, Period, closed_window, is_normal
 from alerts.notify.message import alert_payload, jsonable
 from alerts.notify.outbox import enqueue
 from alerts.silences import silenced_by
+from pipeline.errors import AlertError
 from pipeline.store.schema import alerts, sentiment_series
 
 log = logging.getLogger(__name__)
@@ -345,6 +346,8 @@ class Lifecycle:
 
 # -- operator actions ---------------------------------------------------------------------------
 def ack(engine: Engine, alert_id: int, by: str | None, now: datetime | None = None) -> bool:
+    """Acknowledge an alert (no more repeats). False if it already was acknowledged; an
+    :class:`AlertError` if there is no such alert — a typo must not look like success."""
     now = now or datetime.now(UTC)
     with engine.begin() as conn:
         res = conn.execute(
@@ -352,4 +355,9 @@ def ack(engine: Engine, alert_id: int, by: str | None, now: datetime | None = No
             .where(alerts.c.id == alert_id, alerts.c.acked_at.is_(None))
             .values(acked_at=now, acked_by=by, updated_at=now)
         )
+        if (
+            not res.rowcount
+            and conn.execute(select(alerts.c.id).where(alerts.c.id == alert_id)).first() is None
+        ):
+            raise AlertError(f"no alert with id {alert_id}")
     return bool(res.rowcount)

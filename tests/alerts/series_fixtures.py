@@ -12,7 +12,7 @@ sees exactly the same counts on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -191,13 +191,6 @@ def events(engine: Engine, alert_id: int | None = None) -> list[tuple[str, str]]
         for r in outbox(engine)
         if alert_id is None or r["alert_id"] == alert_id
     ]
-
-
-def minutes(start: float, stop: float, step: float) -> Iterator[float]:
-    t = start
-    while t < stop:
-        yield t
-        t += step
 
 
 def keys_of(items: Sequence[dict[str, Any]]) -> list[str]:

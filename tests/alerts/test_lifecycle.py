@@ -34,7 +34,6 @@ from tests.alerts.series_fixtures import (
     alert_rows,
     draw_rows,
     events,
-    minutes,
     notify_settings,
     outbox,
     write_world,
@@ -149,8 +148,8 @@ def test_episode_fires_once_repeats_until_acked_and_resolves(
     assert (alert["acked_by"], alert["acked_at"]) == ("oncall", world.at(51))
 
     # after the episode (it ends at +90): resolved after K=3 consecutive normal windows
-    trace: list[tuple[float, str, int]] = []
-    for m in minutes(93, 140, 3):
+    trace: list[tuple[int, str, int]] = []
+    for m in range(93, 140, 3):
         report = lc.tick(world.at(m))
         [alert] = alert_rows(engine)
         trace.append((m, alert["status"], alert["normal_streak"]))
@@ -159,7 +158,7 @@ def test_episode_fires_once_repeats_until_acked_and_resolves(
             break
     assert trace[-1][1] == "resolved", trace
     assert [s for _, _, s in trace[-3:]] == [1, 2, 3], trace
-    # a window still overlapping the episode is not normal, so the streak starts after it
+    # windows still holding a good part of the episode are not normal: the streak starts after
     first_normal = trace[-3][0]
     assert world.at(first_normal) - timedelta(minutes=15) >= world.spike_end - 3 * MIN
     assert alert["resolved_at"] == world.at(trace[-1][0])
@@ -197,7 +196,7 @@ def test_silenced_episode_sends_neither_firing_nor_resolved(engine: Engine, worl
     assert alert["status"] == "firing" and alert["last_notified_at"] is None
     assert lc.tick(world.at(50)).repeated == []  # a repeat would be due; the silence holds
     resolved: list[str] = []
-    for m in minutes(102, 140, 3):
+    for m in range(102, 140, 3):
         resolved += lc.tick(world.at(m)).resolved
         if resolved:
             break
@@ -220,7 +219,7 @@ def test_silence_that_ends_mid_episode_lets_the_alert_through(engine: Engine, wo
     lc.tick(world.at(58))
     assert events(engine) == [("firing", "log")]
     assert alert_rows(engine)[0]["last_notified_at"] == world.at(58)
-    for m in minutes(102, 140, 3):
+    for m in range(102, 140, 3):
         if lc.tick(world.at(m)).resolved:
             break
     sent = events(engine)  # (a repeat may fall in between: the episode went on)
