@@ -51,7 +51,9 @@ def _frames(
                 )
                 .order_by(sentiment_series.c.bucket_start)
             ).all()
-            df = pd.DataFrame(rows, columns=["series_key", "bucket_start", *SERIES_COLUMNS])
+            df = pd.DataFrame(  # plain tuples: pandas probing Row objects is 5x slower
+                [tuple(r) for r in rows], columns=["series_key", "bucket_start", *SERIES_COLUMNS]
+            )
             df["bucket_start"] = pd.to_datetime(df["bucket_start"], utc=True)
             frames[key] = df.set_index("bucket_start")[SERIES_COLUMNS]
             start = conn.execute(
@@ -75,7 +77,9 @@ def backtest(
 ) -> pd.DataFrame:
     """Episodes that would have fired in ``[since, until)``, one row each."""
     d = settings.detector
-    lookback = timedelta(days=d.baseline_days, minutes=d.window_min + d.settle_min + 2)
+    # the first tick's windows (the confirmation window included) and their baselines
+    span = max(d.window_min, d.confirm_window_min) + d.settle_min + 2
+    lookback = timedelta(days=d.baseline_days, minutes=span)
     frames, first = _frames(engine, keys, since - lookback, until, d.min_n)
     ticks = pd.date_range(since, until, freq=step, inclusive="left")
     columns = [

@@ -259,3 +259,8 @@ def test_backtest_lists_the_planted_episode_and_nothing_else(
     assert rc == 0 and "0 alert(s) would have fired" in err
     # the backtest writes nothing
     assert alert_rows(engine) == [] and outbox(engine) == []
+
+    # and it says what the live tick says: quiet the minute before, firing at that minute
+    lc = Lifecycle(engine, ALERTS, channels_for=notify_settings().channels_for)
+    assert lc.tick(first_fired - MIN).fired == []
+    assert lc.tick(first_fired).fired == [SPIKE_KEY]
