@@ -105,7 +105,7 @@ class Detection:
             if isinstance(v, pd.Timestamp):
                 out[k] = v.isoformat()
             elif isinstance(v, float):
-                out[k] = None if math.isnan(v) else round(v, 6 if abs(v) >= 1e-4 else 12)
+                out[k] = None if math.isnan(v) else float(f"{v:.6g}")  # keeps tiny p-values
             elif isinstance(v, Reason):
                 out[k] = v.value
             else:

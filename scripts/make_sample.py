@@ -1,7 +1,7 @@
 """Build the bundled demo stream ``pipeline/sample/news_sample.jsonl`` (deterministic).
 
 Four days of ordinary wire traffic across sources and companies, then a planted negative
-episode for Acme Corp in the final 40 minutes (the alert demo), plus the dirt real feeds carry: a few
+episode for Acme Corp in the final 11 minutes (the alert demo), plus the dirt real feeds carry: a few
 malformed lines, a message without an id, HTML in bodies and re-sent duplicates. Timestamps are
 rebased to "now" at replay time by ``finsentry produce --rebase-time``.
 """
@@ -108,11 +108,12 @@ def main() -> None:
         r = rng.random()
         tmpl = rng.choice(NEUTRAL if r < 0.6 else POSITIVE if r < 0.82 else NEGATIVE)
         out.append(article(rng, t, tmpl, rng.choice(COMPANIES)))
-    # the planted episode: 40 minutes of bad news about Acme, far above its usual volume,
-    # running up to the newest article so the live detector's latest window sees it
-    ep_start = end - timedelta(minutes=40)
-    for i in range(75):
-        when = ep_start + timedelta(seconds=i * 31 + rng.randint(0, 15))
+    # the planted episode: the story breaks in the last 11 minutes — bad news about Acme far
+    # above its usual volume, running up to the newest article, so the detector's next closed
+    # 15-minute window holds all of it and its baseline none of it (as when ticking live)
+    ep_start = end - timedelta(minutes=11)
+    for i in range(38):
+        when = ep_start + timedelta(seconds=i * 17 + rng.randint(0, 10))
         out.append(article(rng, when, rng.choice(EPISODE), COMPANIES[0]))
     out.sort(key=lambda a: a["published_at"])
     lines = [json.dumps(a) for a in out]
