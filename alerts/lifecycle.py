@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from alerts.config import AlertSettings
 from alerts.detect import Detection, Detector, Period, closed_window, is_normal
@@ -205,21 +206,33 @@ class Lifecycle:
 
     def _apply(self, key: str, det: Detection, now: datetime, report: TickReport) -> None:
         fp = fingerprint(RULE, key)
-        with self.engine.begin() as conn:
-            row = (
-                conn.execute(
-                    select(alerts).where(alerts.c.fingerprint == fp, alerts.c.status == "firing")
+        opening = False
+        try:
+            with self.engine.begin() as conn:
+                row = (
+                    conn.execute(
+                        select(alerts).where(
+                            alerts.c.fingerprint == fp, alerts.c.status == "firing"
+                        )
+                    )
+                    .mappings()
+                    .first()
                 )
-                .mappings()
-                .first()
-            )
-            if det.is_spike:
-                if row is None:
-                    self._open(conn, key, fp, det, now, report)
-                else:
-                    self._refresh(conn, dict(row), det, now, report)
-            elif row is not None:
-                self._maybe_resolve(conn, dict(row), det, now, report)
+                if det.is_spike:
+                    opening = row is None
+                    if row is None:
+                        self._open(conn, key, fp, det, now, report)
+                    else:
+                        self._refresh(conn, dict(row), det, now, report)
+                elif row is not None:
+                    self._maybe_resolve(conn, dict(row), det, now, report)
+        except IntegrityError:
+            if not opening:
+                raise
+            # The partial unique index on open fingerprints: another detector (one whose lease
+            # ran out during a slow tick) opened this episode between our read and our insert,
+            # and queued its notifications. One alert per episode holds; this tick goes on.
+            log.warning("alert %s was just opened by another detector; keeping theirs", fp)
 
     def _notify(
         self, conn: Connection, alert: dict[str, Any], event: str, now: datetime, seq: int | str

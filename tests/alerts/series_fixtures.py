@@ -15,6 +15,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -171,6 +172,32 @@ def notify_settings(url: str | None = None, *, log: bool = True) -> NotifySettin
     if log:
         channels.append(LogChannel(name="log"))
     return NotifySettings(channels=channels, backoff_base_s=1.0, claim_timeout_s=30.0)
+
+
+def write_config(path: Path, url: str) -> str:
+    """A settings file with the signed webhook channel ``hook`` and the log channel."""
+    path.write_text(
+        f"""
+[[notify.channels]]
+type = "webhook"
+name = "hook"
+url = "{url}"
+secret = "{SECRET}"
+timeout_s = 5
+
+[[notify.channels]]
+type = "log"
+name = "log"
+"""
+    )
+    return str(path)
+
+
+def live_world(engine: Engine) -> World:
+    """For code that reads the wall clock: the episode started 30 minutes ago and goes on (its
+    articles are 10 to 7 minutes old)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return write_world(engine, World(now - 30 * MIN))
 
 
 def alert_rows(engine: Engine) -> list[dict[str, Any]]:

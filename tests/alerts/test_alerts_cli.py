@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,10 @@ from tests.alerts.series_fixtures import (
     World,
     alert_rows,
     events,
+    live_world,
     notify_settings,
     outbox,
+    write_config,
     write_world,
 )
 
@@ -43,30 +45,12 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def config(tmp_path: Path, receiver: Receiver) -> str:
-    """A settings file with the signed webhook channel ``hook`` and the log channel."""
-    path = tmp_path / "finsentry.toml"
-    path.write_text(
-        f"""
-[[notify.channels]]
-type = "webhook"
-name = "hook"
-url = "{receiver.url()}"
-secret = "{SECRET}"
-timeout_s = 5
-
-[[notify.channels]]
-type = "log"
-name = "log"
-"""
-    )
-    return str(path)
+    return write_config(tmp_path / "finsentry.toml", receiver.url())
 
 
 @pytest.fixture
 def live(engine: Engine) -> World:
-    """The episode started 30 minutes ago and goes on (its articles are 10 to 7 minutes old)."""
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    return write_world(engine, World(now - 30 * MIN))
+    return live_world(engine)
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
