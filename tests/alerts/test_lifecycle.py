@@ -67,13 +67,16 @@ def receiver() -> Iterator[Receiver]:
         yield rx
 
 
-def lifecycle(engine: Engine, notify: NotifySettings, **kw: Any) -> Lifecycle:
+def lifecycle(
+    engine: Engine, notify: NotifySettings, detector: Detector | None = None
+) -> Lifecycle:
+    """The lifecycle as the daemon builds it: evidence articles from the store."""
     return Lifecycle(
         engine,
-        kw.pop("settings", ALERTS),
+        ALERTS,
         channels_for=notify.channels_for,
         article_lookup=lambda k, s, e, n: top_negative(engine, k, s, e, n),
-        **kw,
+        detector=detector,
     )
 
 
