@@ -111,10 +111,8 @@ class Lifecycle:
     def _frames(
         self, conn: Connection, keys: Sequence[str], now: datetime
     ) -> dict[str, pd.DataFrame]:
-        d = self.settings.detector
         # every window the detector uses, the confirmation window included, and its baseline
-        span = max(d.window_min, d.confirm_window_min) + d.settle_min + 2
-        since = now - timedelta(days=d.baseline_days, minutes=span)
+        since = now - self.detector.lookback.to_pytimedelta()
         frames: dict[str, pd.DataFrame] = {}
         for i in range(0, len(keys), 500):
             chunk = list(keys[i : i + 500])

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from alerts.config import AlertSettings
-from alerts.detect import detect_series, replay
+from alerts.detect import Detector, detect_series, replay
 from pipeline.query import SERIES_COLUMNS
 from pipeline.store.schema import sentiment_series
 
@@ -78,8 +78,7 @@ def backtest(
     """Episodes that would have fired in ``[since, until)``, one row each."""
     d = settings.detector
     # the first tick's windows (the confirmation window included) and their baselines
-    span = max(d.window_min, d.confirm_window_min) + d.settle_min + 2
-    lookback = timedelta(days=d.baseline_days, minutes=span)
+    lookback = Detector(d).lookback.to_pytimedelta()
     frames, first = _frames(engine, keys, since - lookback, until, d.min_n)
     ticks = pd.date_range(since, until, freq=step, inclusive="left")
     columns = [
