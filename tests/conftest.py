@@ -7,6 +7,7 @@ PostgreSQL database (created here, dropped after), so tests never see each other
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,21 @@ from pipeline.store import make_engine, upgrade
 PG_ADMIN_URL = os.environ.get(
     "FINSENTRY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """``main()`` sets up logging for a whole process (root level, quieter httpx, kafka …);
+    give later tests the logging they would have had."""
+    loggers = logging.root.manager.loggerDict
+    levels = {n: lg.level for n, lg in loggers.items() if isinstance(lg, logging.Logger)}
+    root_level, root_handlers = logging.root.level, list(logging.root.handlers)
+    yield
+    for name, lg in list(loggers.items()):
+        if isinstance(lg, logging.Logger):
+            lg.setLevel(levels.get(name, logging.NOTSET))
+    logging.root.setLevel(root_level)
+    logging.root.handlers[:] = root_handlers
 
 
 @pytest.fixture(scope="session")

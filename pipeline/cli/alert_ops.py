@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from pipeline.errors import ConfigError
+from pipeline.errors import AlertError, ConfigError
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -74,7 +74,10 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.timeparse import parse_instant
 
     engine = _engine(settings)
-    stmt = select(alerts).where(alerts.c.started_at >= parse_instant(args.since))
+    # an alert still firing is listed however long ago it started
+    stmt = select(alerts).where(
+        (alerts.c.started_at >= parse_instant(args.since)) | (alerts.c.status == "firing")
+    )
     if args.status != "all":
         stmt = stmt.where(alerts.c.status == args.status)
     with engine.connect() as conn:
@@ -271,7 +274,7 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if not service.lease.acquire():
             holder = service.lease.current_holder()
-            raise ConfigError(f"another process holds the alert lease ({holder}); try later")
+            raise AlertError(f"another process holds the alert lease ({holder}); try later")
         report = service.lifecycle.tick()
         delivered = 0
         while True:

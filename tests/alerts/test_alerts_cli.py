@@ -9,7 +9,6 @@ backtest takes explicit instants and uses the fixed world.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,21 +35,6 @@ from tests.alerts.series_fixtures import (
     write_config,
     write_world,
 )
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """``main()`` sets up logging for a whole process (root level, quieter httpx, kafka …);
-    give later tests the logging they would have had."""
-    loggers = logging.root.manager.loggerDict
-    levels = {n: lg.level for n, lg in loggers.items() if isinstance(lg, logging.Logger)}
-    root_level, root_handlers = logging.root.level, list(logging.root.handlers)
-    yield
-    for name, lg in list(loggers.items()):
-        if isinstance(lg, logging.Logger):
-            lg.setLevel(levels.get(name, logging.NOTSET))
-    logging.root.setLevel(root_level)
-    logging.root.handlers[:] = root_handlers
 
 
 @pytest.fixture
