@@ -256,6 +256,8 @@ class EntityTagger:
 
     def tag(self, text: str, tickers: Sequence[str] = ()) -> list[str]:
         found: set[str] = set()
+        if isinstance(tickers, str):  # a lone string is one ticker, not a list of letters
+            tickers = [tickers]
         for t in tickers:
             if isinstance(t, str) and (eid := self._ticker_entity(t)) is not None:
                 found.add(eid)

@@ -128,6 +128,7 @@ def test_tickers_field(tagger: EntityTagger) -> None:
     assert tagger.tag("x", ["acme"]) == ["ACME"]  # an entity id works as a ticker too
     assert tagger.tag("x", ["not a ticker!", ""]) == []
     assert tagger.tag("Apple and $AAPL", ["AAPL"]) == ["AAPL"]  # merged, unique
+    assert tagger.tag("", "GBX") == ["GLOBEX"]  # a lone string is one ticker
 
 
 def test_unknown_tickers_can_be_dropped() -> None:
