@@ -610,7 +610,8 @@ class SentenceEncoder:
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
                 enc = self._tok(
-                    [texts[i] for i in idx],
+                    # ~4 characters per wordpiece: a generous prefix, never the whole filing
+                    [texts[i][: self.max_tokens * 10] for i in idx],
                     padding=True,
                     truncation=True,
                     max_length=self.max_tokens,

@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.tagging_eval import evaluate_topics, fit_head, read_split, topic_metrics
+from models.tagging_eval import (
+    evaluate_topics,
+    fit_head,
+    read_split,
+    template_groups,
+    topic_metrics,
+)
 from models.topics import (
     ARTIFACT_DIR,
     ENCODER_NAME,
@@ -177,6 +183,20 @@ def test_metrics_and_evaluation_on_a_tiny_file(tmp_path: Path, keywords: TopicTa
 def write_bad(path: Path) -> Path:
     path.write_text("title,label\nx,neutral\n", encoding="utf-8")
     return path
+
+
+def test_template_groups_link_siblings() -> None:
+    groups = template_groups(
+        [
+            "Acme cuts 1,200 jobs at its Ohio plant",
+            "Globex cuts 300 jobs at its Texas plant",
+            "$ACME upgraded to buy at Big Bank https://t.co/x",
+            "$GBX upgraded to buy at Big Bank https://t.co/y",
+            "Central bank holds rates",
+        ]
+    )
+    assert groups[0] == groups[1] and groups[2] == groups[3]
+    assert len(set(groups)) == 3
 
 
 class FakeEncoder:
