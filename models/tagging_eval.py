@@ -458,9 +458,10 @@ def write_model_card(comparison: dict[str, Any], path: str | Path, chosen: str) 
         lines += ["", "L2 per logistic head: " + ", ".join(f"{m} {v:g}" for m, v in l2.items())]
     lines += [
         "",
-        "Cost per document on the build machine's CPU, tagging the test split in one call "
-        "(encoder batches of 64): CPU ms = process CPU time summed over threads (stable when "
-        "the machine is shared), wall ms = elapsed. Methods using the encoder include it"
+        "Cost per document in this run, tagging the test split in one call (encoder batches "
+        "of 64): CPU ms = process CPU time summed over threads, wall ms = elapsed. Both grow "
+        "when the machine is busy with other work; `docs/tagging.md` has a benchmark of the "
+        "shipped taggers. Methods using the encoder include it"
         + (f" ({enc_cpu:.2f} CPU ms/doc of it)" if enc_cpu is not None else "")
         + ".",
         "",
