@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from models.regex_trie import trie_pattern
 from pipeline.errors import ConfigError
 
 EXAMPLE_PATH = Path(__file__).with_name("watchlist.example.toml")
@@ -177,27 +178,9 @@ def _parse_entity(entry: object, where: str) -> Entity:
 
 
 def trie_regex(words: Iterable[str]) -> str:
-    """A regex matching any of ``words`` (longest first), shared prefixes factored out; a
-    space in a word matches any run of whitespace."""
-    trie: dict[str, Any] = {}
-    for w in words:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def emit(node: dict[str, Any]) -> str:
-        alts = [
-            (r"\s+" if ch == " " else re.escape(ch)) + emit(child)
-            for ch, child in sorted(node.items())
-            if ch
-        ]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return emit(trie)
+    """A regex matching any of ``words`` (longest first); a space in a word matches any run of
+    whitespace."""
+    return trie_pattern([r"\s+" if ch == " " else re.escape(ch) for ch in w] for w in words)
 
 
 class EntityTagger:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from models.regex_trie import trie_pattern
 from pipeline.errors import ConfigError, ModelError
 
 TAXONOMY_PATH = Path(__file__).with_name("taxonomy.toml")
@@ -68,27 +69,6 @@ def _keyword_atoms(keyword: str) -> list[str]:
     return atoms
 
 
-def _trie(sequences: list[list[str]]) -> str:
-    """Alternation of atom sequences with shared prefixes factored out, so the regex engine
-    dispatches on the first character instead of trying every keyword at every position;
-    greedy optional tails make the longest keyword win."""
-    root: dict[str, Any] = {}
-    for seq in sequences:
-        node = root
-        for atom in seq:
-            node = node.setdefault(atom, {})
-        node[""] = {}
-
-    def emit(node: dict[str, Any]) -> str:
-        alts = [atom + emit(child) for atom, child in sorted(node.items()) if atom]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return emit(root)
-
-
 def keyword_pattern(keyword: str) -> str:
     """Regex for one taxonomy keyword (compile case-insensitively): word-bounded,
     whitespace-tolerant; ``word*`` matches any ending, a lone ``*`` one to three words."""
@@ -100,7 +80,9 @@ def compile_rules(topic: Topic) -> re.Pattern[str] | None:
     raises :class:`ConfigError` for a regex that does not compile."""
     alts = []
     if topic.keywords:
-        alts.append(r"(?<!\w)" + _trie([_keyword_atoms(k) for k in topic.keywords]) + r"(?!\w)")
+        alts.append(
+            r"(?<!\w)" + trie_pattern([_keyword_atoms(k) for k in topic.keywords]) + r"(?!\w)"
+        )
     for rx in topic.regex:
         try:
             re.compile(rx)
@@ -231,9 +213,9 @@ class KeywordRules:
     def __init__(self, topics: Sequence[Topic]) -> None:
         self.ids = tuple(t.id for t in topics)
         seqs = [_keyword_atoms(k) for t in topics for k in t.keywords]
-        self._scan = re.compile(r"(?<!\w)" + _trie(seqs) + r"(?!\w)") if seqs else None
+        self._scan = re.compile(r"(?<!\w)" + trie_pattern(seqs) + r"(?!\w)") if seqs else None
         self._anchored = [
-            re.compile(_trie([_keyword_atoms(k) for k in t.keywords]) + r"(?!\w)")
+            re.compile(trie_pattern([_keyword_atoms(k) for k in t.keywords]) + r"(?!\w)")
             if t.keywords
             else None
             for t in topics
