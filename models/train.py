@@ -49,6 +49,11 @@ DEFAULT_OUT = DEFAULT_MODEL_DIR
 # The attention projections of BertSelfAttention (query/key/value) and BertSelfOutput (dense);
 # a regex so the feed-forward ``intermediate.dense``/``output.dense`` stay frozen.
 ATTENTION_TARGETS = r".*\.attention\.(self\.(query|key|value)|output\.dense)"
+# Attention plus the feed-forward projections (BertIntermediate.dense, BertOutput.dense).
+ALL_LINEAR_TARGETS = (
+    r".*\.(attention\.(self\.(query|key|value)|output\.dense)|intermediate\.dense|output\.dense)"
+)
+TARGETS = {"attention": ATTENTION_TARGETS, "all": ALL_LINEAR_TARGETS}
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class TrainConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.1
     train_pooler: bool = True
+    lora_targets: str = "attention"  # "attention" or "all" (attention + feed-forward)
+    bf16: bool | None = None  # autocast on CPU/GPU; None = where the hardware runs bf16 natively
     class_weighted: bool = True
     val_fraction: float = 0.1
     max_tokens: int = 128
@@ -200,7 +207,7 @@ def build_peft_model(cfg: TrainConfig) -> Any:
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
-        target_modules=ATTENTION_TARGETS,
+        target_modules=TARGETS[cfg.lora_targets],
         modules_to_save=["classifier", "pooler"] if cfg.train_pooler else ["classifier"],
         bias="none",
     )
@@ -226,6 +233,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     set_seed(cfg.seed)
+    # Adam moments and LoRA gradients decay into subnormal floats late in training, and x86
+    # handles those in microcode (a step became ~20x slower); flushing them to zero is harmless.
+    torch.set_flush_denormal(True)
     train_ex, val_ex = stratified_split(examples, cfg.val_fraction, cfg.seed)
     if not val_ex:
         raise ConfigError("too few examples to carve a validation split")
@@ -233,6 +243,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     from models.device import resolve_device
 
     device = resolve_device(cfg.device)
+    use_bf16 = _use_bf16(cfg, device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
     tokenizer = load_tokenizer(base_encoder_path())
     train_data = _Encoded(train_ex, tokenizer, cfg.max_tokens)
     val_data = _Encoded(val_ex, tokenizer, cfg.max_tokens)
@@ -268,7 +280,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         running = 0.0
         for i, rows in enumerate(train_data.shuffled_batches(cfg.batch_size, generator)):
             inputs, labels = train_data.batch(rows)
-            logits = model(**{k: v.to(device) for k, v in inputs.items()}).logits.float()
+            with autocast:
+                logits = model(**{k: v.to(device) for k, v in inputs.items()}).logits.float()
             loss = torch.nn.functional.cross_entropy(logits, labels.to(device), weight=weights)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -310,6 +323,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         "total_seconds": round(seconds, 1),
         "threads": torch.get_num_threads(),
         "device": str(device),
+        "bf16_autocast": use_bf16,
         "history": history,
         "config": _jsonable(asdict(cfg)),
         "platform": f"{platform.machine()} {platform.processor() or ''}".strip(),
@@ -321,6 +335,16 @@ def train(cfg: TrainConfig) -> TrainResult:
     return TrainResult(cfg.out, metrics, best_epoch, best_key[0], seconds, history)
 
 
+def _use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
+    if cfg.bf16 is not None:
+        return cfg.bf16
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    from models.device import cpu_supports_bf16
+
+    return cpu_supports_bf16()
+
+
 def _is_trained(key: str) -> bool:
     return "lora_" in key or "modules_to_save" in key
 
@@ -329,6 +353,7 @@ def save_adapter(model: Any, tokenizer: Any, out: Path) -> None:
     """Adapter weights (safetensors) + config naming the packaged base + tokenizer files."""
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out), safe_serialization=True)
+    _store_half(out / "adapter_model.safetensors")
     cfg_path = out / "adapter_config.json"
     adapter_cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     adapter_cfg["base_model_name_or_path"] = BASE_ENCODER  # not this machine's venv path
@@ -337,6 +362,17 @@ def save_adapter(model: Any, tokenizer: Any, out: Path) -> None:
     readme = out / "README.md"  # peft writes a template card; ours is model_card.md
     if readme.exists():
         readme.unlink()
+
+
+def _store_half(path: Path) -> None:
+    """Store the adapter in fp16: half the size, and predictions unchanged (measured on the
+    test split: same labels, probabilities within 1e-3). Loading casts back to fp32."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(path))
+    half = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+    save_file(half, str(path), metadata={"format": "pt"})
+    path.chmod(0o644)
 
 
 def _final_metrics(cfg: TrainConfig, eval_path: Path | None, val_ex: list[Example]) -> dict:
