@@ -29,6 +29,11 @@ def register(cli: CliRegistry) -> None:
     p.add_argument("--until", default=None, help="only articles published before")
     p.add_argument("--batch", type=int, default=256)
 
+    p = cli.add_bench("query", cmd_bench_query, "series query latency over 30 days of buckets")
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--keys", type=int, default=20)
+    p.add_argument("--scratch-db", help="an EMPTY database URL to fill (default: temp SQLite)")
+
     cli.add("retention", cmd_retention, "apply the retention policy now (text, articles, series)")
 
 
@@ -91,4 +96,11 @@ def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         engine.dispose()
     print(json.dumps(report.__dict__))
+    return 0
+
+
+def cmd_bench_query(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.bench_query import run
+
+    print(json.dumps(run(args.scratch_db, days=args.days, keys=args.keys)))
     return 0
