@@ -212,3 +212,44 @@ def test_store_outage_rewinds_and_loses_nothing(settings: Settings, store_engine
     assert stats.store_failures == 3
     assert count_articles(store_engine) == 40
     assert series_total(store_engine) == 40
+
+
+@pytest.mark.slow
+def test_default_transformer_daemon_end_to_end(
+    broker: Any, kafka_names: dict[str, str], tmp_path: Any
+) -> None:
+    """No model flags: the daemon runs the shipped fine-tuned transformer and topic head, and
+    stores explanations for negative articles."""
+    from pipeline.query import articles as query_articles
+    from pipeline.settings import load_settings
+
+    s = load_settings(
+        None,
+        kafka={
+            "bootstrap_servers": broker.bootstrap,
+            "session_timeout_ms": 6000,
+            "poll_timeout_ms": 200,
+            **kafka_names,
+        },
+        store={"url": f"sqlite:///{tmp_path}/default.db"},
+        tagging={"watchlist": "models/watchlist.example.toml"},
+        run_alerts=False,
+    )
+    assert s.model.name == "default" and s.tagging.topic_model == "default"
+    eng = make_engine(s.store.url)
+    upgrade(eng)
+    texts = [
+        "Acme shares plunge after profit warning",
+        "Acme beats estimates and raises full-year guidance",
+        "Acme will hold its annual general meeting on May 3",
+    ]
+    produce(s.kafka, [news(i, text=texts[i % 3]) for i in range(12)])
+    stats = Daemon(s).run(threading.Event(), idle_exit_s=3)
+    assert stats.stored == 12
+    frame = query_articles(eng, "entity:ACME", limit=100)
+    eng.dispose()
+    by_title = dict(zip(frame["title"], frame["label"], strict=False))
+    assert by_title == {texts[0]: "negative", texts[1]: "positive", texts[2]: "neutral"}
+    neg = frame[frame["label"] == "negative"]
+    assert all(isinstance(e, list) and e for e in neg["explanation"])
+    assert frame["model_version"].str.startswith("sentiment-minilm-lora").all()
