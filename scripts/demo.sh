@@ -25,11 +25,36 @@ done
 echo "== creating the schema"
 $FS db upgrade
 
-echo "== replaying the bundled sample (timestamps shifted so the newest is now)"
-$FS produce pipeline/sample/news_sample.jsonl --rebase-time
+# The sample's last 11 minutes are a breaking negative story about Acme. Replay four days of
+# ordinary news first and let the daemon catch up, then publish the story "now", as a crawler
+# would: however long the catch-up takes, the story lands in the detector's next window.
+$PY - <<'PYEOF'
+import json
+from datetime import datetime, timedelta
+lines = open("pipeline/sample/news_sample.jsonl", encoding="utf-8").read().splitlines()
+def ts(line):
+    try:
+        return datetime.fromisoformat(json.loads(line)["published_at"])
+    except Exception:
+        return None
+acme = [t for line in lines if "Acme" in line and (t := ts(line)) is not None]
+cut = max(acme) - timedelta(minutes=11)
+with open("finsentry-data/history.jsonl", "w", encoding="utf-8") as h, \
+        open("finsentry-data/breaking.jsonl", "w", encoding="utf-8") as b:
+    for line in lines:
+        t = ts(line)
+        (b if t is not None and t >= cut and "Acme" in line else h).write(line + "\n")
+PYEOF
 
-echo "== running the daemon until the topic is quiet"
+echo "== replaying four days of history (timestamps shifted so the newest is now)"
+$FS produce finsentry-data/history.jsonl --rebase-time
+
+echo "== running the daemon until the topic is quiet (the shipped transformer, on $(nproc) cores)"
 $FS run --exit-when-idle 8 --log-level WARNING
+
+echo "== the story breaks: publishing $(wc -l < finsentry-data/breaking.jsonl) Acme articles of the last 11 minutes"
+$FS produce finsentry-data/breaking.jsonl --rebase-time
+$FS run --exit-when-idle 5 --log-level WARNING
 
 echo
 echo "== latest stored articles"
