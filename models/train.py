@@ -77,9 +77,10 @@ class TrainConfig:
     lora_dropout: float = 0.1
     train_pooler: bool = True
     lora_targets: str = "all"  # "attention" or "all" (attention + feed-forward)
-    # The shipped adapter was trained in fp32 on one thread; bf16 autocast (None = where the
-    # hardware runs bf16 natively) and more threads are faster but not bit-identical.
-    bf16: bool | None = False
+    # The shipped adapter was trained on one thread under bf16 autocast (its metrics.json says
+    # bf16_autocast: true; None = bf16 where the CPU/GPU runs it natively, as on the machine
+    # that trained it). Other thread counts or precisions train fine but not bit-identically.
+    bf16: bool | None = None
     class_weighted: bool = True
     val_fraction: float = 0.1
     max_tokens: int = 128
