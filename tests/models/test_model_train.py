@@ -93,3 +93,11 @@ def test_cli_train_then_eval(
 def test_cli_eval_bad_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "--data", str(tmp_path / "none.csv"), "--model", "lexicon"]) == 2
     assert "data file not found" in capsys.readouterr().err
+
+
+def test_max_minutes_stops_early_and_keeps_a_checkpoint(tiny_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "timed"
+    result = train(tiny_train_config(tiny_csv, out, max_steps=None, epochs=50, max_minutes=1e-6))
+    assert len(result.history) == 1  # stopped after its first step, validated once
+    assert result.history[0]["epoch"] < 1
+    assert (out / "adapter_model.safetensors").is_file()
