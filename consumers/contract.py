@@ -1,8 +1,21 @@
 """The message contract for ``news.raw`` (JSON, UTF-8) and its decoder.
 
 A message that breaks the contract raises :class:`~pipeline.errors.MessageError` with a short
-reason code (``not_utf8``, ``not_json``, ``not_object``, ``invalid``, ``empty``) and never stops
-the consumer: the loop sends it to the dead-letter topic with its original bytes.
+reason code (``not_utf8``, ``not_json``, ``not_object``, ``invalid``, ``empty``,
+``bad_timestamp``, ``undecodable``) and never stops the consumer: the loop sends it to the
+dead-letter topic with its original bytes. ``decode`` raises nothing else: any exception from a
+value the JSON parser accepts (huge integers, deep nesting, odd markup, dates out of range) is
+turned into ``MessageError("undecodable", ...)`` here, in one place, rather than per example.
+
+Text is kept as sent, except characters no store can hold: NUL and lone UTF-16 surrogates are
+dropped from every text field (PostgreSQL refuses NUL in text; a lone surrogate can't be encoded
+as UTF-8). Control characters, escape sequences and bidi overrides are *stored* as sent and made
+visible wherever text is shown (:mod:`pipeline.display`).
+
+Timestamp policy: ``published_at`` later than ingestion is stored as the ingestion time (a
+crawler clock running ahead must not put articles into future buckets); earlier than
+:data:`OLDEST_PUBLISHED` (1990-01-01) is a contract violation (``bad_timestamp``): it is almost
+always a parsing bug upstream, and storing it would create series buckets decades back.
 
 Rules: ``id`` is the crawler's stable id; if absent it is derived from ``url``, else from
 ``title`` + ``published_at`` (so a re-crawl of the same story gets the same id). ``title`` is
@@ -28,6 +41,15 @@ from pipeline.errors import MessageError
 
 MAX_ID_LEN = 200
 MAX_BODY_CHARS = 20_000  # the stored lead; the classifier reads far less (token budget)
+MAX_TEXT_CHARS = 100_000  # a title or body longer than this before stripping is not an article
+OLDEST_PUBLISHED = datetime(1990, 1, 1, tzinfo=UTC)
+# NUL and lone surrogates: characters that no store (PostgreSQL text, UTF-8) can hold.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` without the characters a store can't hold (NUL, lone surrogates)."""
+    return _UNSTORABLE.sub("", text)
 
 
 class _TextExtractor(HTMLParser):
@@ -54,15 +76,20 @@ class _TextExtractor(HTMLParser):
 
 
 _WS = re.compile(r"\s+")
+_TAG = re.compile(r"<[^>]*>?")
 
 
 def strip_html(text: str) -> str:
     if "<" not in text and "&" not in text:
         return _WS.sub(" ", text).strip()
     parser = _TextExtractor()
-    parser.feed(text)
-    parser.close()
-    return _WS.sub(" ", html.unescape("".join(parser.parts))).strip()
+    try:
+        parser.feed(text)
+        parser.close()
+        extracted = "".join(parser.parts)
+    except Exception:
+        extracted = _TAG.sub(" ", text)
+    return _WS.sub(" ", html.unescape(extracted)).strip()
 
 
 class NewsMessage(BaseModel):
@@ -86,6 +113,15 @@ class NewsMessage(BaseModel):
             return str(v)
         return v
 
+    @field_validator("id", "title", "body", "url", "source", "lang", mode="after")
+    @classmethod
+    def _not_huge(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        if len(v) > MAX_TEXT_CHARS:
+            raise ValueError(f"longer than {MAX_TEXT_CHARS} characters")
+        return v
+
     @field_validator("tickers", mode="before")
     @classmethod
     def _tickers(cls, v: Any) -> Any:
@@ -94,6 +130,11 @@ class NewsMessage(BaseModel):
         if isinstance(v, str):
             return [t for t in re.split(r"[,\s]+", v) if t]
         return v
+
+    @field_validator("tickers", mode="after")
+    @classmethod
+    def _few_tickers(cls, v: list[str]) -> list[str]:
+        return [t[:32] for t in v[:50]]
 
     @field_validator("published_at")
     @classmethod
@@ -120,7 +161,33 @@ def decode(
     partition: int | None = None,
     offset: int | None = None,
 ) -> Article:
-    """Bytes from Kafka → :class:`Article`, or :class:`MessageError` with a reason."""
+    """Bytes from Kafka → :class:`Article`, or :class:`MessageError` with a reason.
+
+    Never raises anything but :class:`MessageError` (see the module docstring)."""
+    try:
+        return _decode(
+            value,
+            record_timestamp_ms=record_timestamp_ms,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+        )
+    except MessageError:
+        raise
+    except RecursionError as exc:
+        raise MessageError("undecodable", "nesting too deep") from exc
+    except Exception as exc:
+        raise MessageError("undecodable", f"{type(exc).__name__}: {exc}"[:500]) from exc
+
+
+def _decode(
+    value: bytes | None,
+    *,
+    record_timestamp_ms: int | None,
+    topic: str | None,
+    partition: int | None,
+    offset: int | None,
+) -> Article:
     if value is None:
         raise MessageError("empty", "message has no value (tombstone)")
     try:
@@ -133,6 +200,11 @@ def decode(
         raise MessageError("not_json", str(exc)) from exc
     if not isinstance(obj, dict):
         raise MessageError("not_object", f"expected a JSON object, got {type(obj).__name__}")
+    for name in ("id", "title", "body", "url", "source", "lang"):
+        if isinstance(obj.get(name), str):
+            obj[name] = storable(obj[name])
+    if isinstance(obj.get("tickers"), list):
+        obj["tickers"] = [storable(t) if isinstance(t, str) else t for t in obj["tickers"]]
     try:
         msg = NewsMessage.model_validate(obj)
     except ValidationError as exc:
@@ -144,6 +216,8 @@ def decode(
     if not title and not body:
         raise MessageError("invalid", "title or body is required")
     published = msg.published_at
+    if published is not None and published < OLDEST_PUBLISHED:
+        raise MessageError("bad_timestamp", f"published_at {published.isoformat()} is before 1990")
     if published is None:
         if record_timestamp_ms is None or record_timestamp_ms < 0:
             published = datetime.now(UTC)

@@ -44,6 +44,11 @@ def make_producer(settings: KafkaSettings) -> KafkaProducer:
             acks="all",
             retries=5,
             linger_ms=5,
+            max_block_ms=settings.max_block_ms,
+            request_timeout_ms=settings.request_timeout_ms,
+            delivery_timeout_ms=max(
+                settings.request_timeout_ms + 5, 3 * settings.request_timeout_ms
+            ),
         )
     except KafkaError as exc:
         raise BrokerError(

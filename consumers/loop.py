@@ -3,14 +3,23 @@
 Why commit here: offsets are committed only after the store transaction (and any dead-letter
 sends) succeeded, so a crash anywhere before that redelivers the batch, and the store's
 idempotent insert on article id makes the redelivery harmless — at-least-once delivery with
-exactly-once effect on the series. A store outage never kills the loop: the batch is retried
-with backoff, and if it still fails the consumer seeks back to the batch start and tries again
-later, committing nothing meanwhile. A message that can't be decoded or classified is
-dead-lettered and the rest of its batch goes on.
+exactly-once effect on the series.
+
+Poison is policy, in one place (:meth:`NewsConsumer.on_error`): any exception on a batch is
+either
+
+- **transient** — the store or the broker is unreachable (:class:`StoreError` that is not a
+  rejection, :class:`BrokerError`, a Kafka error): back off, rewind the batch, commit nothing;
+- **record** — a record was refused (:class:`StoreRejected`, a contract or classifier failure
+  that escaped its own handler): *bisect* the batch to isolate the offending record(s),
+  dead-letter them with a reason and their original bytes, store the rest, commit;
+- **unknown** — anything else: retried ``unknown_attempts`` times as if transient, then the
+  record path, so no input can hold a partition forever.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -23,6 +32,7 @@ from tenacity import (
     before_sleep_log,
     retry,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     stop_after_attempt,
     wait_exponential,
 )
@@ -32,7 +42,7 @@ from consumers.dlq import DeadLetter, DeadLetterSink
 from consumers.records import Article, ScoredArticle
 from consumers.sink import ArticleSink
 from models.base import Classifier, Prediction
-from pipeline.errors import MessageError, StoreError
+from pipeline.errors import BrokerError, MessageError, StoreError, StoreRejected
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,14 @@ class Tagger(Protocol):
     def tag(self, articles: Sequence[Article]) -> list[Tags]: ...
 
 
+class Failure(enum.Enum):
+    """What :meth:`NewsConsumer.on_error` decides about an exception on a batch."""
+
+    TRANSIENT = "transient"
+    RECORD = "record"
+    UNKNOWN = "unknown"
+
+
 @dataclass
 class LoopStats:
     batches: int = 0
@@ -53,6 +71,7 @@ class LoopStats:
     duplicates: int = 0
     dead_lettered: int = 0
     store_failures: int = 0
+    isolated: int = 0  # records dead-lettered by bisecting a failing batch
     last_message_at: float = field(default_factory=time.monotonic)
 
 
@@ -72,6 +91,7 @@ class NewsConsumer:
         explain_negative: bool = True,
         store_attempts: int = 5,
         backoff_s: float = 1.0,
+        unknown_attempts: int = 3,
         on_batch: Callable[[LoopStats], None] | None = None,
     ) -> None:
         self.consumer = consumer
@@ -84,6 +104,8 @@ class NewsConsumer:
         self.explain_negative = explain_negative
         self.store_attempts = store_attempts
         self.backoff_s = backoff_s
+        self.unknown_attempts = unknown_attempts
+        self._unknown_failures: dict[tuple[tuple[str, int, int], ...], int] = {}
         self.on_batch = on_batch
         self.stats = LoopStats()
 
@@ -95,21 +117,12 @@ class NewsConsumer:
             try:
                 n = self.process_once()
                 backoff = self.backoff_s
-            except StoreError as exc:
-                self.stats.store_failures += 1
-                log.error("store unavailable, batch will be retried in %.0fs: %s", backoff, exc)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 60.0)
-                continue
-            except KafkaError as exc:
-                log.error("kafka error, retrying in %.0fs: %s", backoff, exc)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 60.0)
-                continue
-            except Exception:
-                # A bug or an unexpected failure on this batch: log it with its traceback,
-                # keep the offsets uncommitted, and try again after a pause.
-                log.exception("batch failed unexpectedly; retrying in %.0fs", backoff)
+            except Exception as exc:
+                # process_once re-raises only what on_error called transient (or unknown, for
+                # a bounded number of tries): the batch was rewound, nothing was committed.
+                if isinstance(exc, StoreError):
+                    self.stats.store_failures += 1
+                log.error("batch will be retried in %.0fs: %s", backoff, exc)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 60.0)
                 continue
@@ -138,7 +151,7 @@ class NewsConsumer:
         if not records:
             return 0
         try:
-            self._handle(records)
+            self._process(records)
         except Exception:
             self._rewind(records)  # nothing committed: the batch comes back on the next poll
             raise
@@ -153,6 +166,59 @@ class NewsConsumer:
         if self.on_batch is not None:
             self.on_batch(self.stats)
         return len(records)
+
+    # -- the error policy -----------------------------------------------------------------
+    @staticmethod
+    def on_error(exc: BaseException) -> Failure:
+        """The one decision about an exception raised while processing a batch."""
+        if isinstance(exc, StoreRejected | MessageError):
+            return Failure.RECORD
+        if isinstance(exc, StoreError | BrokerError | KafkaError):
+            return Failure.TRANSIENT
+        return Failure.UNKNOWN
+
+    def _process(self, records: Sequence[Any]) -> None:
+        key = tuple((r.topic, r.partition, r.offset) for r in records[:1]) + tuple(
+            (r.topic, r.partition, r.offset) for r in records[-1:]
+        )
+        try:
+            self._handle(records)
+        except Exception as exc:
+            kind = self.on_error(exc)
+            if kind is Failure.TRANSIENT:
+                raise
+            if kind is Failure.UNKNOWN:
+                tries = self._unknown_failures.get(key, 0) + 1
+                if tries < self.unknown_attempts:
+                    self._unknown_failures = {key: tries}  # remember only the current batch
+                    log.exception("batch failed unexpectedly (try %d)", tries)
+                    raise
+            log.warning("isolating the record(s) behind: %s", exc)
+            self._isolate(records)
+        self._unknown_failures.pop(key, None)
+
+    def _isolate(self, records: Sequence[Any]) -> None:
+        """Bisect ``records``: store what can be stored, dead-letter the record(s) that fail."""
+        if len(records) == 1:
+            try:
+                self._handle(records)
+            except Exception as exc:
+                if self.on_error(exc) is Failure.TRANSIENT:
+                    raise
+                reason = exc.reason if isinstance(exc, MessageError) else _reason(exc)
+                self.dead_letters.send(_letter(records[0], reason, str(exc)[:1000]))
+                self.dead_letters.flush()
+                self.stats.dead_lettered += 1
+                self.stats.isolated += 1
+            return
+        mid = len(records) // 2
+        for half in (records[:mid], records[mid:]):
+            try:
+                self._handle(half)
+            except Exception as exc:
+                if self.on_error(exc) is Failure.TRANSIENT:
+                    raise
+                self._isolate(half)
 
     # -- steps ----------------------------------------------------------------------------
     def _handle(self, records: Sequence[Any]) -> None:
@@ -235,7 +301,7 @@ class NewsConsumer:
 
     def _write(self, items: list[ScoredArticle]) -> list[str]:
         @retry(
-            retry=retry_if_exception_type(StoreError),
+            retry=retry_if_exception_type(StoreError) & retry_if_not_exception_type(StoreRejected),
             stop=stop_after_attempt(self.store_attempts),
             wait=wait_exponential(multiplier=0.2, max=5),
             before_sleep=before_sleep_log(log, logging.WARNING),
@@ -259,6 +325,12 @@ class NewsConsumer:
                 self.consumer.seek(tp, offset)
             except (KafkaError, AssertionError, ValueError) as exc:  # partition revoked
                 log.warning("could not rewind %s to %d: %s", tp, offset, exc)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, StoreRejected):
+        return "store_rejected"
+    return "processing_failed"
 
 
 def _letter(rec: Any, reason: str, detail: str) -> DeadLetter:

@@ -20,13 +20,33 @@ log = logging.getLogger(__name__)
 
 
 def read_lines(source: IO[str] | Path) -> Iterator[str]:
+    """Non-blank lines of a UTF-8 file or stream; a bad file is one :class:`ConfigError`."""
     if isinstance(source, Path):
         if not source.is_file():
             raise ConfigError(f"no such file: {source}")
-        with source.open(encoding="utf-8") as fh:
-            yield from (line.rstrip("\n") for line in fh if line.strip())
+        with open_text(source) as fh:
+            yield from (line for _, line in text_lines(fh, str(source)))
     else:
-        yield from (line.rstrip("\n") for line in source if line.strip())
+        yield from (line for _, line in text_lines(source, "<stdin>"))
+
+
+def open_text(path: Path) -> IO[str]:
+    try:
+        return path.open(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"can't read {path}: {exc.strerror}") from exc
+
+
+def text_lines(stream: IO[str], name: str) -> Iterator[tuple[int, str]]:
+    """(line number, line without newline) of ``stream``, blank lines skipped; invalid UTF-8
+    is a ConfigError naming the line, not a traceback."""
+    lineno = 0
+    try:
+        for lineno, line in enumerate(stream, 1):
+            if line.strip():
+                yield lineno, line.rstrip("\n")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: line {lineno + 1} is not valid UTF-8") from exc
 
 
 def rebase_times(lines: list[str], to: datetime) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,8 @@ import numpy as np
 
 from models.regex_trie import trie_pattern
 from pipeline.errors import ConfigError, ModelError
+
+log = logging.getLogger(__name__)
 
 TAXONOMY_PATH = Path(__file__).with_name("taxonomy.toml")
 ARTIFACT_DIR = Path(__file__).parent / "artifacts" / "topics"
@@ -465,10 +468,16 @@ class TopicTagger:
         if mode == "keywords":
             return cls(tax)
         shipped = path is None or str(path) in ("default", "lexical")
-        d = ARTIFACT_DIR / "lexical" if str(path) == "lexical" else Path(path or ARTIFACT_DIR)
+        if path is None or str(path) == "default":
+            d = ARTIFACT_DIR
+        elif str(path) == "lexical":
+            d = ARTIFACT_DIR / "lexical"
+        else:
+            d = Path(path)
         if not (d / "head.json").is_file():
             if mode == "head" or not shipped:
                 raise ModelError(f"no topic head in {d} (expected head.json, head.safetensors)")
+            log.warning("no topic head in %s: tagging topics by keywords", d)
             return cls(tax)
         head = TopicHead.load(d)
         if encoder is None and head.embedding_dim:

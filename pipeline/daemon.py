@@ -103,19 +103,27 @@ class Daemon:
                 tagger = factory(s)
                 ensure_topics(s.kafka, [s.kafka.topic, s.kafka.dlq_topic])
                 producer = make_producer(s.kafka)
-                stack.callback(producer.close)
+                stack.callback(producer.close, timeout=s.kafka.close_timeout_s)
                 consumer: Any = make_consumer(s.kafka)
-                # close(autocommit=False): offsets were committed after each stored batch.
-                stack.callback(consumer.close, autocommit=False)
+                # close(autocommit=False): offsets were committed after each stored batch; a
+                # bounded close, so SIGTERM exits in time while the broker is away.
+                stack.callback(
+                    consumer.close,
+                    autocommit=False,
+                    timeout_ms=int(s.kafka.close_timeout_s * 1000),
+                )
                 loop = NewsConsumer(
                     consumer,
                     classifier,
                     SqlStore(engine, entity_topic_series=s.tagging.entity_topic_series),
-                    KafkaDeadLetterSink(producer, s.kafka.dlq_topic),
+                    KafkaDeadLetterSink(
+                        producer, s.kafka.dlq_topic, stop=stop, timeout_s=s.kafka.dlq_timeout_s
+                    ),
                     tagger=tagger,
                     poll_timeout_ms=s.kafka.poll_timeout_ms,
                     max_records=s.kafka.batch_size,
                     explain_negative=s.model.explain_negative,
+                    unknown_attempts=s.kafka.unknown_attempts,
                 )
                 if s.run_alerts:
                     service = build_alert_service(engine, s)

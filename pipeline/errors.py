@@ -5,7 +5,8 @@
     FinsentryError
     ├── ConfigError            bad settings or a missing file the user named
     ├── SchemaError            the database schema is behind (run ``finsentry db upgrade``)
-    ├── StoreError             a database operation failed (driver error kept as __cause__)
+    ├── StoreError             the database can't be reached or failed (transient: retry)
+    │   └── StoreRejected      the database refused the data itself (retrying won't help)
     ├── BrokerError            the Kafka broker can't be reached or started
     ├── MessageError           one message breaks the contract (goes to the dead-letter topic)
     ├── ModelError             a classifier can't be loaded or run
@@ -31,7 +32,12 @@ class SchemaError(FinsentryError):
 
 
 class StoreError(FinsentryError):
-    """A database operation failed."""
+    """A database operation failed; as a rule an outage (connection lost, database locked)."""
+
+
+class StoreRejected(StoreError):
+    """The database refused the data (a value out of range, a constraint): not an outage, so
+    the consumer isolates the offending record instead of retrying the batch."""
 
 
 class BrokerError(FinsentryError):

@@ -6,15 +6,41 @@ at the Unix epoch so 1h and 1d buckets start on UTC hour and day boundaries.
 
 from __future__ import annotations
 
+import difflib
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from pipeline.errors import ConfigError
 from pipeline.store.schema import sentiment_series
 
 SERIES_COLUMNS = ["n", "n_neg", "n_neu", "n_pos", "score_sum"]
+
+
+def require_key(engine: Engine, key: str) -> None:
+    """Raise :class:`ConfigError` unless ``key`` names a stored series (``all`` always does),
+    suggesting the closest stored keys: a typo must not read as "no news"."""
+    key = key.strip()
+    if key == "all":
+        return
+    if not key:
+        raise ConfigError("empty series key: use all, source:X, topic:X, entity:X[/topic:Y]")
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(sentiment_series.c.series_key)
+            .where(sentiment_series.c.series_key == key)
+            .limit(1)
+        ).first()
+        if found is not None:
+            return
+        stored = list(conn.execute(select(sentiment_series.c.series_key).distinct()).scalars())
+    close = difflib.get_close_matches(key, stored, n=3, cutoff=0.5) or difflib.get_close_matches(
+        key.lower(), [k.lower() for k in stored], n=3, cutoff=0.5
+    )
+    hint = f"; closest: {', '.join(close)}" if close else "; `finsentry keys` lists them"
+    raise ConfigError(f"no series {key!r} in the store{hint}")
 
 
 def series(

@@ -40,6 +40,15 @@ class KafkaSettings(_Frozen):
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
     client_id: str = "finsentry"
+    # Bounded waits: how long a send may block for metadata, how long one request may take,
+    # how long the loop waits for dead letters to be acknowledged, and how long closing the
+    # clients may take on shutdown, whatever the broker does.
+    max_block_ms: int = Field(default=5_000, ge=100)
+    request_timeout_ms: int = Field(default=10_000, ge=1000)
+    dlq_timeout_s: float = Field(default=15.0, gt=0)
+    close_timeout_s: float = Field(default=3.0, ge=0)
+    # Retries of a batch that fails in an unknown way before its records are isolated.
+    unknown_attempts: int = Field(default=3, ge=1)
 
 
 class ModelSettings(_Frozen):

@@ -16,7 +16,10 @@ def parse_duration(text: str) -> timedelta:
     m = _DURATION.match(text)
     if not m:
         raise ConfigError(f"not a duration: {text!r} (use e.g. 30s, 15m, 24h, 7d, 2w)")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
+    try:
+        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
+    except OverflowError as exc:
+        raise ConfigError(f"duration too large: {text!r}") from exc
 
 
 def pandas_freq(text: str) -> str:
@@ -37,7 +40,10 @@ def parse_instant(text: str, now: datetime | None = None) -> datetime:
     """``24h`` means 24 hours before now; otherwise an ISO-8601 instant (naive = UTC)."""
     now = now or datetime.now(UTC)
     if _DURATION.match(text):
-        return now - parse_duration(text)
+        try:
+            return now - parse_duration(text)
+        except OverflowError as exc:
+            raise ConfigError(f"{text!r} reaches before year 1") from exc
     if text.strip().lower() == "now":
         return now
     try:

@@ -4,6 +4,9 @@ Each command group lives in its own module exposing ``register(cli: CliRegistry)
 builds the parser, builds the one :class:`~pipeline.settings.Settings` from ``--config``, the
 environment and the common flags, and hands it to the chosen command. Commands return an exit
 code; a :class:`~pipeline.errors.FinsentryError` becomes a one-line message and exit code 2.
+No Python traceback reaches a user: a database error that escaped its boundary, an OS error
+and anything unexpected also end as one line (exit 2, or 1 for the unexpected, whose traceback
+is logged at DEBUG).
 """
 
 from __future__ import annotations
@@ -126,10 +129,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc: int = args.func(args, settings)
         return rc
     except FinsentryError as exc:
-        print(f"finsentry: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `finsentry articles | head`
+        return 0
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from pipeline.store.engine import store_error
+
+        if isinstance(exc, SQLAlchemyError):
+            return _fail(store_error(exc, "database error"))
+        if isinstance(exc, OSError):
+            return _fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        logging.getLogger("finsentry").debug("unexpected error", exc_info=True)
+        return _fail(f"unexpected {type(exc).__name__}: {exc}", code=1)
+
+
+def _fail(exc: object, code: int = 2) -> int:
+    from pipeline.display import terminal_safe
+
+    line = str(terminal_safe(str(exc))).strip().splitlines()[0] if str(exc).strip() else "failed"
+    print(f"finsentry: error: {line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

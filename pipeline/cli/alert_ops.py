@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from pipeline.display import terminal_safe
 from pipeline.errors import AlertError, ConfigError
 from pipeline.settings import Settings
 
@@ -59,11 +60,9 @@ def register(cli: CliRegistry) -> None:
 
 
 def _engine(settings: Settings) -> Any:
-    from pipeline.store import ensure_current, make_engine
+    from pipeline.store import open_current
 
-    engine = make_engine(settings.store.url)
-    ensure_current(engine)
-    return engine
+    return open_current(settings.store.url)
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -147,7 +146,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     if args.format == "json":
         print(json.dumps(out, indent=2))
     else:
-        print(describe(out))
+        print(terminal_safe(describe(out)))
     return 0
 
 

@@ -115,8 +115,8 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- query --------------------------------------------------------------------------------
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.query import series
-    from pipeline.store import make_engine
+    from pipeline.query import require_key, series
+    from pipeline.store import open_current
     from pipeline.timeparse import pandas_freq, parse_instant
 
     now = datetime.now(UTC)
@@ -124,9 +124,11 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     until = parse_instant(args.until, now) if args.until else now
     if since >= until:
         raise ConfigError("--since must be before --until")
-    engine = make_engine(settings.store.url)
+    every = pandas_freq(args.every)
+    engine = open_current(settings.store.url)
     try:
-        frame = series(engine, args.key, since, until, every=pandas_freq(args.every))
+        require_key(engine, args.key)
+        frame = series(engine, args.key, since, until, every=every)
     finally:
         engine.dispose()
     if args.nonempty:
@@ -136,15 +138,16 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.query import articles
-    from pipeline.store import make_engine
+    from pipeline.query import articles, require_key
+    from pipeline.store import open_current
     from pipeline.timeparse import parse_instant
 
     now = datetime.now(UTC)
     since = parse_instant(args.since, now)
     until = parse_instant(args.until, now) if args.until else None
-    engine = make_engine(settings.store.url)
+    engine = open_current(settings.store.url)
     try:
+        require_key(engine, args.key)
         frame = articles(engine, args.key, since, until, label=args.label, limit=args.limit)
     finally:
         engine.dispose()
@@ -162,7 +165,16 @@ def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def write_frame(frame: pd.DataFrame, fmt: str, out: IO[str]) -> None:
+    """A frame as a table, CSV or JSON; wire text is made terminal-safe in table and CSV."""
+    from pipeline.display import terminal_safe
+
     frame = frame.copy()
+    if fmt != "json":
+        for col in frame.columns:
+            if frame[col].dtype == object:
+                frame[col] = frame[col].map(terminal_safe)
+        if frame.index.dtype == object:
+            frame.index = frame.index.map(terminal_safe)
     for col in ("score_sum", "neg_share", "mean_score"):
         if col in frame:
             frame[col] = frame[col].round(4)
@@ -227,9 +239,9 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
 # -- classify -----------------------------------------------------------------------------
 def _docs(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(line number, doc or None, error) for each non-blank line."""
-    for lineno, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
+    from consumers.produce import text_lines
+
+    for lineno, line in text_lines(stream, getattr(stream, "name", "<stdin>")):
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -282,7 +294,9 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _open(path: str) -> IO[str]:
+    from consumers.produce import open_text
+
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"no such file: {p}")
-    return p.open(encoding="utf-8")
+    return open_text(p)

@@ -40,10 +40,10 @@ def register(cli: CliRegistry) -> None:
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli.core import write_frame
     from pipeline.maintenance import keys
-    from pipeline.store import make_engine
+    from pipeline.store import open_current
     from pipeline.timeparse import parse_instant
 
-    engine = make_engine(settings.store.url)
+    engine = open_current(settings.store.url)
     try:
         frame = keys(engine, parse_instant(args.since), args.prefix)
     finally:

@@ -5,7 +5,7 @@ the same Alembic migrations.
 """
 
 from pipeline.store.engine import make_engine
-from pipeline.store.migrate import ensure_current, upgrade
+from pipeline.store.migrate import ensure_current, open_current, upgrade
 from pipeline.store.writer import SqlStore
 
-__all__ = ["SqlStore", "ensure_current", "make_engine", "upgrade"]
+__all__ = ["SqlStore", "ensure_current", "make_engine", "open_current", "upgrade"]

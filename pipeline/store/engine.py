@@ -1,4 +1,13 @@
-"""Engine creation: URL normalisation, SQLite pragmas, and a redacted URL for logs."""
+"""Engine creation: URL normalisation, SQLite pragmas, a redacted URL for logs, and the one
+place that turns a driver error into the project's error family.
+
+Which database errors are an *outage* and which a *refusal*: connection-level failures
+(``OperationalError`` — server gone, SQLite locked —, ``InterfaceError``, a disconnect, a pool
+timeout, an invalidated connection) are :class:`~pipeline.errors.StoreError`, retried with
+backoff; everything else (``DataError`` — a value out of range —, ``IntegrityError``, a statement
+the driver can't bind) means the data itself was refused: :class:`~pipeline.errors.StoreRejected`,
+which the consumer answers by isolating and dead-lettering the record.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,30 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
+
+from pipeline.errors import ConfigError, StoreError, StoreRejected
+
+_OUTAGES = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
+
+
+def store_error(exc: Exception, what: str) -> StoreError:
+    """``exc`` from SQLAlchemy or the driver as a StoreError (outage) or StoreRejected (data)."""
+    message = f"{what}: {_first_line(exc)}"
+    if isinstance(exc, _OUTAGES) or getattr(exc, "connection_invalidated", False):
+        return StoreError(message)
+    return StoreRejected(message)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def normalise_url(url: str) -> str:
@@ -29,11 +61,19 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     if u.get_backend_name() == "sqlite":
         db = u.database
         if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(db).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"can't create the folder for SQLite database {db}: {exc.strerror}"
+                ) from exc
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
-    engine = create_engine(url, **kwargs)
+    try:
+        engine = create_engine(url, **kwargs)
+    except (sa_exc.ArgumentError, ImportError, ValueError) as exc:
+        raise ConfigError(f"bad database URL {redacted(url)}: {exc}") from exc
     if u.get_backend_name() == "sqlite":
 
         @event.listens_for(engine, "connect")

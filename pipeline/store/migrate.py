@@ -13,10 +13,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 import migrations
 from pipeline.errors import SchemaError
-from pipeline.store.engine import redacted
+from pipeline.store.engine import make_engine, redacted, store_error
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -31,16 +32,24 @@ def head_revision(engine: Engine) -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        where = redacted(engine.url.render_as_string(False))
+        raise store_error(exc, f"can't read the schema of database {where}") from exc
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Apply migrations up to ``revision``; returns the revision the database is now at."""
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except SQLAlchemyError as exc:
+        where = redacted(engine.url.render_as_string(False))
+        raise store_error(exc, f"upgrading database {where} failed") from exc
     return current_revision(engine)
 
 
@@ -68,3 +77,15 @@ def ensure_current(engine: Engine) -> str:
         )
     assert head is not None
     return head
+
+
+def open_current(url: str) -> Engine:
+    """An engine on ``url`` whose schema is checked to be current: what every command that
+    reads the store starts with, so an unreachable or empty database is one clear error."""
+    engine = make_engine(url)
+    try:
+        ensure_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -45,7 +46,7 @@ articles = Table(
     Column("ingested_at", UTCDateTime, nullable=False),
     Column("kafka_topic", String(255), nullable=True),
     Column("kafka_partition", Integer, nullable=True),
-    Column("kafka_offset", Integer, nullable=True),
+    Column("kafka_offset", BigInteger, nullable=True),
     Index("ix_articles_published_at", "published_at"),
 )
 

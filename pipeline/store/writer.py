@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from consumers.records import ScoredArticle
 from pipeline.errors import StoreError
 from pipeline.series import bucket_of, keys_for
+from pipeline.store.engine import store_error
 from pipeline.store.schema import (
     article_entities,
     article_topics,
@@ -172,4 +173,4 @@ class SqlStore:
                 )
                 return sorted(new_ids)
         except SQLAlchemyError as exc:
-            raise StoreError(f"writing a batch of {len(rows)} articles failed: {exc}") from exc
+            raise store_error(exc, f"writing a batch of {len(rows)} articles failed") from exc
