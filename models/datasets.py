@@ -1,7 +1,8 @@
 """Labelled text for training and evaluation, from the two formats users bring.
 
-* **CSV** (UTF-8, header row): columns ``text`` and ``label``; any other columns (``topics``,
-  ``style`` in the project corpus) are ignored. Labels may be any spelling listed in
+* **CSV** (UTF-8, header row): columns ``text`` and ``label``; an optional ``register`` (or
+  ``style``) column names the kind of text, so evaluation can report per register; any other
+  columns are ignored. Labels may be any spelling listed in
   :mod:`models.labels` (``negative``, ``NEG``, ``bearish`` …).
 * **Financial PhraseBank** (``Sentences_*.txt``): one ``sentence@label`` per line, latin-1, the
   label after the *last* ``@`` (sentences may contain ``@``).
@@ -28,6 +29,7 @@ Format = Literal["csv", "phrasebank"]
 class Example:
     text: str
     label: str  # one of LABELS
+    group: str = ""  # the register (press_release, news_tweet …) where the data says it
 
     @property
     def label_id(self) -> int:
@@ -57,7 +59,8 @@ def load_csv(path: Path) -> list[Example]:
                     raise ConfigError(f"{where}: row has too few columns")
                 if not text.strip():
                     raise ConfigError(f"{where}: empty text")
-                out.append(Example(text.strip(), _label(raw, where)))
+                group = (row.get("register") or row.get("style") or "").strip()
+                out.append(Example(text.strip(), _label(raw, where), group))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 ({exc.reason})") from exc
     except csv.Error as exc:

@@ -50,17 +50,55 @@ def compute_metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, A
     }
 
 
+def calibration_error(
+    probs: Sequence[tuple[float, float, float]], labels: Sequence[int], bins: int = 15
+) -> float:
+    """Top-label expected calibration error with equal-width confidence bins."""
+    if not probs:
+        return 0.0
+    totals = [[0, 0.0, 0.0] for _ in range(bins)]  # count, confidence sum, correct sum
+    for p, y in zip(probs, labels, strict=True):
+        conf = max(p)
+        b = min(int(conf * bins), bins - 1)
+        totals[b][0] += 1
+        totals[b][1] += conf
+        totals[b][2] += float(p.index(conf) == y)
+    n = len(probs)
+    return sum(abs(c - k) for _, c, k in totals) / n if n else 0.0
+
+
 def evaluate(
     classifier: Classifier, examples: Sequence[Example], *, chunk: int = 512
 ) -> dict[str, Any]:
     """Classify ``examples`` and score them; adds the model's name/version and docs/s."""
     started = time.perf_counter()
-    predicted: list[str] = []
+    preds = []
     for i in range(0, len(examples), chunk):
         texts = [e.text for e in examples[i : i + chunk]]
-        predicted.extend(p.label for p in classifier.classify(texts))
+        preds.extend(classifier.classify(texts))
     elapsed = time.perf_counter() - started
+    predicted = [p.label for p in preds]
     metrics = compute_metrics([e.label for e in examples], predicted)
+    metrics["ece"] = round(
+        calibration_error(
+            [(p.p_negative, p.p_neutral, p.p_positive) for p in preds],
+            [e.label_id for e in examples],
+        ),
+        4,
+    )
+    groups = sorted({e.group for e in examples if e.group})
+    if groups:
+        metrics["by_register"] = {}
+        for g in groups:
+            idx = [i for i, e in enumerate(examples) if e.group == g]
+            m = compute_metrics([examples[i].label for i in idx], [predicted[i] for i in idx])
+            metrics["by_register"][g] = {
+                "n": m["n"],
+                "macro_f1": m["macro_f1"],
+                "accuracy": m["accuracy"],
+                "f1": m["f1"],
+                "confusion_matrix": m["confusion_matrix"]["matrix"],
+            }
     metrics["model"] = {"name": classifier.name, "version": classifier.version}
     runtime = getattr(classifier, "runtime", None)  # the transformer worker says where it ran
     if runtime is not None:

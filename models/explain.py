@@ -19,13 +19,13 @@ absolute attribution of the document so they compare across documents.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
-from transformers import PreTrainedModel
 
 
 def gradient_x_input(
-    model: PreTrainedModel,
+    model: Any,
     inputs: dict[str, torch.Tensor],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits ``[B, C]`` and per-token attributions ``[B, T]`` toward each row's argmax class.

@@ -16,7 +16,7 @@ Methods compared (``compare_methods``):
   texts; per-topic probability thresholds. ``bow+kw`` needs no encoder and is shipped as the
   ``lexical`` head next to the chosen one.
 
-CLI: ``python -m models.tagging_eval --train models/data/train.csv --test models/data/test.csv
+CLI: ``python -m models.tagging_eval --train models/data/legacy/train.csv --test models/data/legacy/test.csv
 [--out models/artifacts/topics] [--method best|<name>] [--methods a,b] [--tune-l2] [--no-save]``.
 """
 
@@ -482,8 +482,8 @@ def write_model_card(comparison: dict[str, Any], path: str | Path, chosen: str) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--train", default="models/data/train.csv")
-    ap.add_argument("--test", default="models/data/test.csv")
+    ap.add_argument("--train", default="models/data/legacy/train.csv")
+    ap.add_argument("--test", default="models/data/legacy/test.csv")
     ap.add_argument("--taxonomy", default=None)
     ap.add_argument("--out", default=str(ARTIFACT_DIR), help="folder for heads + model card")
     ap.add_argument("--method", default="best", help=f"best or one of {', '.join(METHODS)}")

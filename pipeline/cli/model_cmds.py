@@ -40,6 +40,18 @@ def register(cli: CliRegistry) -> None:
     p.add_argument("--max-minutes", type=float, default=None, help="stop training after M min")
     p.add_argument("--batch-size", type=int, default=None, help="training batch size")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    p.add_argument("--val-data", metavar="FILE", help="validation file (default: val.csv)")
+    p.add_argument("--pooling", choices=("mean", "cls"), help="sentence pooling")
+    p.add_argument("--lora-r", type=int, default=None, help="LoRA rank")
+    p.add_argument(
+        "--lora-targets", choices=("attention", "all"), help="LoRA on attention or all linears"
+    )
+    p.add_argument("--label-smoothing", type=float, default=None, help="e.g. 0.1")
+    p.add_argument("--probe-epochs", type=int, default=None, help="linear-probe passes first")
+    p.add_argument(
+        "--no-prior-correction", action="store_true", help="keep the neutral logit bias at 0"
+    )
+    p.add_argument("--no-class-weights", action="store_true", help="plain cross-entropy")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = cli.add("eval", _eval, "score the selected model on a labelled file; prints JSON")
@@ -73,6 +85,27 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         overrides["eval_fmt"] = args.eval_format
     if args.out:
         overrides["out"] = Path(args.out)
+    if args.val_data:
+        overrides["val_data"] = Path(args.val_data)
+    if args.pooling:
+        overrides["pooling"] = args.pooling
+    if args.lora_targets:
+        overrides["lora_targets"] = args.lora_targets
+    if args.lora_r is not None:
+        if args.lora_r <= 0:
+            raise ConfigError("--lora-r must be positive")
+        overrides["lora_r"] = args.lora_r
+        overrides["lora_alpha"] = 2 * args.lora_r
+    if args.label_smoothing is not None:
+        if not 0 <= args.label_smoothing < 1:
+            raise ConfigError("--label-smoothing must be in [0, 1)")
+        overrides["label_smoothing"] = args.label_smoothing
+    if args.probe_epochs is not None:
+        overrides["probe_epochs"] = max(0, args.probe_epochs)
+    if args.no_prior_correction:
+        overrides["prior_correction"] = False
+    if args.no_class_weights:
+        overrides["class_weighted"] = False
     for flag in ("epochs", "seed", "max_minutes", "batch_size", "lr"):
         value = getattr(args, flag)
         if value is not None:

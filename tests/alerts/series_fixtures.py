@@ -23,8 +23,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, insert, select
 
 from alerts.config import AlertSettings
-from alerts.notify import NotifySettings, WebhookChannel
-from alerts.notify.settings import LogChannel
+from alerts.notify.settings import LogChannel, NotifySettings, WebhookChannel
 from consumers.records import Article, ScoredArticle
 from models.base import Prediction
 from pipeline.store import SqlStore

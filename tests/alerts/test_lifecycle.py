@@ -18,7 +18,9 @@ from sqlalchemy import Engine, insert
 from alerts import silences
 from alerts.detect import Detection, Detector
 from alerts.lifecycle import RULE, Lifecycle, TickReport, ack, fingerprint
-from alerts.notify import NotifySettings, build_notifiers, deliver_due
+from alerts.notify.channels import build_notifiers
+from alerts.notify.outbox import deliver_due
+from alerts.notify.settings import NotifySettings
 from pipeline.errors import AlertError
 from pipeline.query import series, top_negative
 from pipeline.store.schema import sentiment_series

@@ -17,22 +17,18 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from alerts.notify import (
-    DeliveryError,
+from alerts.notify.base import DeliveryError
+from alerts.notify.channels import build_notifier, build_notifiers
+from alerts.notify.message import NotificationMessage, alert_payload
+from alerts.notify.settings import (
     EmailChannel,
     LogChannel,
-    NotificationMessage,
     NotifySettings,
     SlackChannel,
     WebhookChannel,
-    alert_payload,
-    build_notifier,
-    build_notifiers,
-    sign,
-    verify_signature,
 )
 from alerts.notify.smtp import EmailNotifier, message_id
-from alerts.notify.webhook import WebhookNotifier
+from alerts.notify.webhook import WebhookNotifier, sign, verify_signature
 from tests.alerts.notify_fixtures import EVIDENCE, NOW, Receiver, free_port, smtp_server
 
 SECRET = "whsec-7f3a9c-super-secret"

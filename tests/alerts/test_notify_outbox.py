@@ -23,21 +23,18 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
-from alerts.notify import (
-    NotificationMessage,
-    NotifyError,
-    NotifySettings,
-    WebhookChannel,
-    alert_payload,
-    build_notifiers,
+from alerts.notify.base import Notifier, NotifyError
+from alerts.notify.channels import build_notifiers
+from alerts.notify.message import NotificationMessage, alert_payload
+from alerts.notify.outbox import (
+    Backoff,
     deliver_due,
     enqueue,
     outbox_counts,
     purge_delivered,
     requeue_dead,
 )
-from alerts.notify.base import Notifier
-from alerts.notify.outbox import Backoff
+from alerts.notify.settings import NotifySettings, WebhookChannel
 from pipeline.store import make_engine
 from pipeline.store.schema import notifications
 from tests.alerts.notify_fixtures import NOW, Receiver, free_port, insert_alert
@@ -299,7 +296,9 @@ def test_two_deliverers_at_once_send_each_key_once(engine: Engine) -> None:
 CHILD = textwrap.dedent(
     """
     import sys
-    from alerts.notify import NotifySettings, WebhookChannel, build_notifiers, deliver_due
+    from alerts.notify.channels import build_notifiers
+    from alerts.notify.outbox import deliver_due
+    from alerts.notify.settings import NotifySettings, WebhookChannel
     from pipeline.store import make_engine
 
     url, hook, secret = sys.argv[1:4]

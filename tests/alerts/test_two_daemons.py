@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 from alerts.config import AlertSettings
 from alerts.lease import Lease
 from alerts.lifecycle import Lifecycle, TickReport
-from alerts.notify import build_notifiers
+from alerts.notify.channels import build_notifiers
 from alerts.service import LEASE_NAME, AlertService
 from pipeline.query import top_negative
 from tests.alerts.notify_fixtures import Receiver

@@ -24,6 +24,7 @@ The split is stratified by (label, style).
 Usage:  python models/data/generate_corpus.py [--update-readme]
 Deterministic: fixed SEED, stdlib only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,9 +47,18 @@ README = HERE / "README.md"
 LABELS = ("negative", "neutral", "positive")
 STYLES = ("wire_headline", "press_release", "analyst_action", "cashtag_tweet", "macro")
 TOPICS = (
-    "earnings", "guidance", "analyst_rating", "credit_debt", "m_and_a",
-    "litigation_regulation", "labor", "product_operations",
-    "macro_central_bank", "markets", "capital_return", "management",
+    "earnings",
+    "guidance",
+    "analyst_rating",
+    "credit_debt",
+    "m_and_a",
+    "litigation_regulation",
+    "labor",
+    "product_operations",
+    "macro_central_bank",
+    "markets",
+    "capital_return",
+    "management",
 )
 TARGET_TOTAL = 4200
 LABEL_SHARE = {"neutral": 0.57, "positive": 0.225, "negative": 0.205}
@@ -59,31 +69,190 @@ MAX_PER_FRAME = 14
 # Slot vocabularies (all invented for the project, or generic public names of
 # institutions such as central banks, indices, brokers, rating agencies).
 # --------------------------------------------------------------------------
-COMPANY_STEMS = """
-Northwind Halvard Kestrel Brightwater Lumivaara Tervala Kallioinen Vireo Aldmoor
-Ashgrove Deltamar Ekolund Fjellvik Granholm Harjula Ilmarin Jarvela Koskenmaa
-Larkspur Meridel Norrvik Oakhaven Pellervo Quarrystone Ravenfield Saarento
-Talvikki Umberfield Valkama Westmarch Ylivuori Zephyra Arcton Bellweather Dunmore
-Eastholm Fernwood Greyfield Hollins Ironbridge Kaarna Lindvall Mistral Nordhaven
-Ostrander Pinecrest Quillon Rautio Silverline Tammela Varmo Wrenfield Yarrow
-Zellner Alderbank Brantley Crestmoor Dalvik Elmsworth Fennica Glasshouse Hartwell
-Isomaa Juvonen Kivimaki Moorcroft Nevalainen Orrin Palosaari Quintara Redhill
-Stellan Torvald Uppsjo Vantera Axelsson Birchmont Corvid Evergrain Falconer
-Gildmore Ivarsson Kettlewell Lodestar Marwick Nimbus Pernica Rindell Sandvold
-Thornbury Valtara Wexley Aurelion Bayridge Coldharbour Dovetail Emberly Foxley
-Greenhaven Halden Invergate Kolari Lakemont Millbrook Norsen Ovaska Rosendahl
-Solberg Tidemark Unison Verdant Wolfram Yellowpine Zinnia Aavasaksa Brookfell
-Carrowmore Drumlin Eskola Frostby Hakala Ketola Lumen Marjala Nurmela Oldcastle
-Pyhala Riverside Sorvari Tuulikki Vesterby Alvar Boreon Cindral Dunholt Ekman
-Fairbourne Gravitas Helmsley Innola Jokinen Kaleva Linnea Moreland Nystad Orion
-Paavola Ranta Selkirk Tornio Uusimaa Virtanen Wendell
-""".split()
+COMPANY_STEMS = [
+    "Northwind",
+    "Halvard",
+    "Kestrel",
+    "Brightwater",
+    "Lumivaara",
+    "Tervala",
+    "Kallioinen",
+    "Vireo",
+    "Aldmoor",
+    "Ashgrove",
+    "Deltamar",
+    "Ekolund",
+    "Fjellvik",
+    "Granholm",
+    "Harjula",
+    "Ilmarin",
+    "Jarvela",
+    "Koskenmaa",
+    "Larkspur",
+    "Meridel",
+    "Norrvik",
+    "Oakhaven",
+    "Pellervo",
+    "Quarrystone",
+    "Ravenfield",
+    "Saarento",
+    "Talvikki",
+    "Umberfield",
+    "Valkama",
+    "Westmarch",
+    "Ylivuori",
+    "Zephyra",
+    "Arcton",
+    "Bellweather",
+    "Dunmore",
+    "Eastholm",
+    "Fernwood",
+    "Greyfield",
+    "Hollins",
+    "Ironbridge",
+    "Kaarna",
+    "Lindvall",
+    "Mistral",
+    "Nordhaven",
+    "Ostrander",
+    "Pinecrest",
+    "Quillon",
+    "Rautio",
+    "Silverline",
+    "Tammela",
+    "Varmo",
+    "Wrenfield",
+    "Yarrow",
+    "Zellner",
+    "Alderbank",
+    "Brantley",
+    "Crestmoor",
+    "Dalvik",
+    "Elmsworth",
+    "Fennica",
+    "Glasshouse",
+    "Hartwell",
+    "Isomaa",
+    "Juvonen",
+    "Kivimaki",
+    "Moorcroft",
+    "Nevalainen",
+    "Orrin",
+    "Palosaari",
+    "Quintara",
+    "Redhill",
+    "Stellan",
+    "Torvald",
+    "Uppsjo",
+    "Vantera",
+    "Axelsson",
+    "Birchmont",
+    "Corvid",
+    "Evergrain",
+    "Falconer",
+    "Gildmore",
+    "Ivarsson",
+    "Kettlewell",
+    "Lodestar",
+    "Marwick",
+    "Nimbus",
+    "Pernica",
+    "Rindell",
+    "Sandvold",
+    "Thornbury",
+    "Valtara",
+    "Wexley",
+    "Aurelion",
+    "Bayridge",
+    "Coldharbour",
+    "Dovetail",
+    "Emberly",
+    "Foxley",
+    "Greenhaven",
+    "Halden",
+    "Invergate",
+    "Kolari",
+    "Lakemont",
+    "Millbrook",
+    "Norsen",
+    "Ovaska",
+    "Rosendahl",
+    "Solberg",
+    "Tidemark",
+    "Unison",
+    "Verdant",
+    "Wolfram",
+    "Yellowpine",
+    "Zinnia",
+    "Aavasaksa",
+    "Brookfell",
+    "Carrowmore",
+    "Drumlin",
+    "Eskola",
+    "Frostby",
+    "Hakala",
+    "Ketola",
+    "Lumen",
+    "Marjala",
+    "Nurmela",
+    "Oldcastle",
+    "Pyhala",
+    "Riverside",
+    "Sorvari",
+    "Tuulikki",
+    "Vesterby",
+    "Alvar",
+    "Boreon",
+    "Cindral",
+    "Dunholt",
+    "Ekman",
+    "Fairbourne",
+    "Gravitas",
+    "Helmsley",
+    "Innola",
+    "Jokinen",
+    "Kaleva",
+    "Linnea",
+    "Moreland",
+    "Nystad",
+    "Orion",
+    "Paavola",
+    "Ranta",
+    "Selkirk",
+    "Tornio",
+    "Uusimaa",
+    "Virtanen",
+    "Wendell",
+]
 
 SECTOR_WORDS = [
-    "Paper", "Steel", "Foods", "Energy", "Pharma", "Systems", "Technologies",
-    "Logistics", "Mining", "Telecom", "Bank", "Insurance", "Retail", "Marine",
-    "Chemicals", "Software", "Networks", "Biotech", "Motors", "Industries",
-    "Capital", "Media", "Solutions", "Group", "Holdings", "Metals", "Power",
+    "Paper",
+    "Steel",
+    "Foods",
+    "Energy",
+    "Pharma",
+    "Systems",
+    "Technologies",
+    "Logistics",
+    "Mining",
+    "Telecom",
+    "Bank",
+    "Insurance",
+    "Retail",
+    "Marine",
+    "Chemicals",
+    "Software",
+    "Networks",
+    "Biotech",
+    "Motors",
+    "Industries",
+    "Capital",
+    "Media",
+    "Solutions",
+    "Group",
+    "Holdings",
+    "Metals",
+    "Power",
 ]
 
 # nationality, display adjectives, legal suffixes, currency, weight
@@ -97,213 +266,801 @@ NATIONS = [
     ("Dutch", ["Dutch"], ["N.V.", "NV"], "EUR", 4),
     ("French", ["French"], ["SA", "S.A."], "EUR", 4),
     ("British", ["British", "UK"], ["plc", "PLC", "Group plc"], "GBP", 10),
-    ("US", ["US", "U.S.", "US-based"], ["Inc.", "Corp.", "Inc", "Corporation", "Holdings Inc."], "USD", 22),
+    (
+        "US",
+        ["US", "U.S.", "US-based"],
+        ["Inc.", "Corp.", "Inc", "Corporation", "Holdings Inc."],
+        "USD",
+        22,
+    ),
 ]
 
-FIRST_NAMES = """
-Anna Mikko Jukka Sofia Mark Laura Pekka Johanna Erik Ingrid Lars Maria Kari Tiina
-Henrik Elina Daniel Sarah Thomas Katja Olli Heidi Marcus Petra Juha Sanna Matti
-Emma Jonas Kristiina Ville Linda Michael Jennifer David Susan Robert Claire Peter
-Helena Timo Riikka Anders Karin Magnus Astrid Stefan Julia Martin Camille Pierre
-Jan Eva Tomas Ewa Piotr Akira Priya Rahul Carlos Lucia Omar Aino Sami Nina
-""".split()
-LAST_NAMES = """
-Virtanen Korhonen Holloway Lindqvist Berg Nieminen Makela Hamalainen Laine
-Heikkinen Koskinen Jarvinen Lehtonen Saarinen Andersson Johansson Nilsson
-Eriksson Larsen Hansen Pedersen Schmidt Weber Fischer Dubois Moreau Smith Walker
-Turner Bennett Carter Hughes Foster Reed Ward Brooks Price Collins Sato Tanaka
-Kowalski Novak Rossi Garcia Lopez Ahonen Salonen Rantanen Kallio Toivonen Aalto
-Lindholm Strand Ek Sundberg Wallin Harmon Whitfield Ashby Crane Marlow
-""".split()
+FIRST_NAMES = [
+    "Anna",
+    "Mikko",
+    "Jukka",
+    "Sofia",
+    "Mark",
+    "Laura",
+    "Pekka",
+    "Johanna",
+    "Erik",
+    "Ingrid",
+    "Lars",
+    "Maria",
+    "Kari",
+    "Tiina",
+    "Henrik",
+    "Elina",
+    "Daniel",
+    "Sarah",
+    "Thomas",
+    "Katja",
+    "Olli",
+    "Heidi",
+    "Marcus",
+    "Petra",
+    "Juha",
+    "Sanna",
+    "Matti",
+    "Emma",
+    "Jonas",
+    "Kristiina",
+    "Ville",
+    "Linda",
+    "Michael",
+    "Jennifer",
+    "David",
+    "Susan",
+    "Robert",
+    "Claire",
+    "Peter",
+    "Helena",
+    "Timo",
+    "Riikka",
+    "Anders",
+    "Karin",
+    "Magnus",
+    "Astrid",
+    "Stefan",
+    "Julia",
+    "Martin",
+    "Camille",
+    "Pierre",
+    "Jan",
+    "Eva",
+    "Tomas",
+    "Ewa",
+    "Piotr",
+    "Akira",
+    "Priya",
+    "Rahul",
+    "Carlos",
+    "Lucia",
+    "Omar",
+    "Aino",
+    "Sami",
+    "Nina",
+]
+LAST_NAMES = [
+    "Virtanen",
+    "Korhonen",
+    "Holloway",
+    "Lindqvist",
+    "Berg",
+    "Nieminen",
+    "Makela",
+    "Hamalainen",
+    "Laine",
+    "Heikkinen",
+    "Koskinen",
+    "Jarvinen",
+    "Lehtonen",
+    "Saarinen",
+    "Andersson",
+    "Johansson",
+    "Nilsson",
+    "Eriksson",
+    "Larsen",
+    "Hansen",
+    "Pedersen",
+    "Schmidt",
+    "Weber",
+    "Fischer",
+    "Dubois",
+    "Moreau",
+    "Smith",
+    "Walker",
+    "Turner",
+    "Bennett",
+    "Carter",
+    "Hughes",
+    "Foster",
+    "Reed",
+    "Ward",
+    "Brooks",
+    "Price",
+    "Collins",
+    "Sato",
+    "Tanaka",
+    "Kowalski",
+    "Novak",
+    "Rossi",
+    "Garcia",
+    "Lopez",
+    "Ahonen",
+    "Salonen",
+    "Rantanen",
+    "Kallio",
+    "Toivonen",
+    "Aalto",
+    "Lindholm",
+    "Strand",
+    "Ek",
+    "Sundberg",
+    "Wallin",
+    "Harmon",
+    "Whitfield",
+    "Ashby",
+    "Crane",
+    "Marlow",
+]
 
 ROLES = [
-    "CEO", "chief executive officer", "President and CEO", "chief financial officer",
-    "CFO", "chief operating officer", "COO", "Senior Vice President, Sales",
-    "executive vice president", "managing director", "head of investor relations",
-    "chief technology officer", "chief commercial officer", "general counsel",
-    "director of the {segment} business area", "head of the {segment} division",
+    "CEO",
+    "chief executive officer",
+    "President and CEO",
+    "chief financial officer",
+    "CFO",
+    "chief operating officer",
+    "COO",
+    "Senior Vice President, Sales",
+    "executive vice president",
+    "managing director",
+    "head of investor relations",
+    "chief technology officer",
+    "chief commercial officer",
+    "general counsel",
+    "director of the {segment} business area",
+    "head of the {segment} division",
 ]
 
 PRODUCTS = [
-    "paperboard", "industrial valves", "mobile network equipment", "payment terminals",
-    "wind turbine components", "forest machines", "elevators", "power cables",
-    "frozen foods", "dairy products", "specialty chemicals", "steel pipes",
-    "container cranes", "marine engines", "diagnostic tests", "generic medicines",
-    "enterprise software", "cloud services", "fibre broadband", "plywood",
-    "sawn timber", "packaging materials", "lighting solutions", "ventilation systems",
-    "security services", "bakery products", "beverages", "automotive parts",
-    "printed circuit boards", "sensors", "medical imaging systems", "hearing aids",
-    "office furniture", "consumer electronics", "mining equipment",
-    "water treatment systems", "fertilisers", "biofuels", "precision instruments",
-    "tissue paper", "flooring", "insulation materials", "logistics services",
-    "construction services", "lithium-ion batteries", "semiconductors",
-    "data-centre equipment", "ready meals", "pet food", "technical textiles",
-    "cosmetics", "mobile games", "adhesives", "industrial coatings",
-    "aluminium profiles", "billing software", "rail vehicles", "hydraulic cylinders",
-    "forklift trucks", "heat pumps", "solar inverters", "ship repair services",
+    "paperboard",
+    "industrial valves",
+    "mobile network equipment",
+    "payment terminals",
+    "wind turbine components",
+    "forest machines",
+    "elevators",
+    "power cables",
+    "frozen foods",
+    "dairy products",
+    "specialty chemicals",
+    "steel pipes",
+    "container cranes",
+    "marine engines",
+    "diagnostic tests",
+    "generic medicines",
+    "enterprise software",
+    "cloud services",
+    "fibre broadband",
+    "plywood",
+    "sawn timber",
+    "packaging materials",
+    "lighting solutions",
+    "ventilation systems",
+    "security services",
+    "bakery products",
+    "beverages",
+    "automotive parts",
+    "printed circuit boards",
+    "sensors",
+    "medical imaging systems",
+    "hearing aids",
+    "office furniture",
+    "consumer electronics",
+    "mining equipment",
+    "water treatment systems",
+    "fertilisers",
+    "biofuels",
+    "precision instruments",
+    "tissue paper",
+    "flooring",
+    "insulation materials",
+    "logistics services",
+    "construction services",
+    "lithium-ion batteries",
+    "semiconductors",
+    "data-centre equipment",
+    "ready meals",
+    "pet food",
+    "technical textiles",
+    "cosmetics",
+    "mobile games",
+    "adhesives",
+    "industrial coatings",
+    "aluminium profiles",
+    "billing software",
+    "rail vehicles",
+    "hydraulic cylinders",
+    "forklift trucks",
+    "heat pumps",
+    "solar inverters",
+    "ship repair services",
 ]
 CUSTOMERS = [
-    "telecom operators", "the pulp and paper industry", "construction companies",
-    "retail chains", "the automotive industry", "utilities", "hospitals",
-    "the mining industry", "shipyards", "food manufacturers",
-    "public sector organisations", "banks and insurers", "oil and gas companies",
-    "consumers", "the forest industry", "municipalities", "data-centre operators",
-    "the electronics industry", "airlines", "industrial customers",
+    "telecom operators",
+    "the pulp and paper industry",
+    "construction companies",
+    "retail chains",
+    "the automotive industry",
+    "utilities",
+    "hospitals",
+    "the mining industry",
+    "shipyards",
+    "food manufacturers",
+    "public sector organisations",
+    "banks and insurers",
+    "oil and gas companies",
+    "consumers",
+    "the forest industry",
+    "municipalities",
+    "data-centre operators",
+    "the electronics industry",
+    "airlines",
+    "industrial customers",
 ]
 SEGMENTS = [
-    "Packaging", "Industrial", "Services", "Consumer", "Retail", "Energy", "Cloud",
-    "Marine", "Paper", "Wood Products", "Healthcare", "Networks", "Automotive",
-    "Building Solutions", "Logistics", "Chemicals", "Software", "Mobility", "Power",
-    "Pulp", "Metals", "Food", "Digital", "Equipment",
+    "Packaging",
+    "Industrial",
+    "Services",
+    "Consumer",
+    "Retail",
+    "Energy",
+    "Cloud",
+    "Marine",
+    "Paper",
+    "Wood Products",
+    "Healthcare",
+    "Networks",
+    "Automotive",
+    "Building Solutions",
+    "Logistics",
+    "Chemicals",
+    "Software",
+    "Mobility",
+    "Power",
+    "Pulp",
+    "Metals",
+    "Food",
+    "Digital",
+    "Equipment",
 ]
 REGIONS = [
-    "the Nordic countries", "the Baltic countries", "Russia", "Central Europe",
-    "Eastern Europe", "North America", "Asia", "China", "the Asia-Pacific region",
-    "Latin America", "the Middle East", "Western Europe", "Germany", "the US",
-    "the UK", "Scandinavia", "Southern Europe", "India",
+    "the Nordic countries",
+    "the Baltic countries",
+    "Russia",
+    "Central Europe",
+    "Eastern Europe",
+    "North America",
+    "Asia",
+    "China",
+    "the Asia-Pacific region",
+    "Latin America",
+    "the Middle East",
+    "Western Europe",
+    "Germany",
+    "the US",
+    "the UK",
+    "Scandinavia",
+    "Southern Europe",
+    "India",
 ]
 COUNTRIES = [
-    "Finland", "Sweden", "Norway", "Denmark", "Estonia", "Latvia", "Lithuania",
-    "Poland", "Germany", "the Netherlands", "France", "Spain", "Italy", "the UK",
-    "the US", "Canada", "Brazil", "China", "India", "Japan", "Russia", "Turkey",
-    "Mexico", "Vietnam", "Czech Republic", "Romania",
+    "Finland",
+    "Sweden",
+    "Norway",
+    "Denmark",
+    "Estonia",
+    "Latvia",
+    "Lithuania",
+    "Poland",
+    "Germany",
+    "the Netherlands",
+    "France",
+    "Spain",
+    "Italy",
+    "the UK",
+    "the US",
+    "Canada",
+    "Brazil",
+    "China",
+    "India",
+    "Japan",
+    "Russia",
+    "Turkey",
+    "Mexico",
+    "Vietnam",
+    "Czech Republic",
+    "Romania",
 ]
 CITIES = [
-    "Helsinki", "Espoo", "Tampere", "Oulu", "Turku", "Vaasa", "Lahti", "Kuopio",
-    "Jyvaskyla", "Pori", "Kotka", "Stockholm", "Gothenburg", "Malmo", "Oslo",
-    "Bergen", "Copenhagen", "Aarhus", "Tallinn", "Riga", "Vilnius", "Warsaw",
-    "Gdansk", "Hamburg", "Munich", "Frankfurt", "Rotterdam", "Amsterdam", "Lyon",
-    "Barcelona", "Milan", "London", "Manchester", "Chicago", "Houston", "Atlanta",
-    "Toronto", "Sao Paulo", "Shanghai", "Shenzhen", "Pune", "Chennai",
-    "St Petersburg", "Istanbul", "Monterrey", "Brno",
+    "Helsinki",
+    "Espoo",
+    "Tampere",
+    "Oulu",
+    "Turku",
+    "Vaasa",
+    "Lahti",
+    "Kuopio",
+    "Jyvaskyla",
+    "Pori",
+    "Kotka",
+    "Stockholm",
+    "Gothenburg",
+    "Malmo",
+    "Oslo",
+    "Bergen",
+    "Copenhagen",
+    "Aarhus",
+    "Tallinn",
+    "Riga",
+    "Vilnius",
+    "Warsaw",
+    "Gdansk",
+    "Hamburg",
+    "Munich",
+    "Frankfurt",
+    "Rotterdam",
+    "Amsterdam",
+    "Lyon",
+    "Barcelona",
+    "Milan",
+    "London",
+    "Manchester",
+    "Chicago",
+    "Houston",
+    "Atlanta",
+    "Toronto",
+    "Sao Paulo",
+    "Shanghai",
+    "Shenzhen",
+    "Pune",
+    "Chennai",
+    "St Petersburg",
+    "Istanbul",
+    "Monterrey",
+    "Brno",
 ]
 EXCHANGES = [
-    "Nasdaq Helsinki", "the Helsinki Stock Exchange", "OMX Helsinki",
-    "Nasdaq Stockholm", "the Oslo Stock Exchange", "Nasdaq Copenhagen",
-    "the London Stock Exchange", "the New York Stock Exchange", "the Nasdaq",
-    "Euronext Paris", "the Frankfurt Stock Exchange", "First North Helsinki",
-    "Euronext Amsterdam", "Nasdaq Tallinn",
+    "Nasdaq Helsinki",
+    "the Helsinki Stock Exchange",
+    "OMX Helsinki",
+    "Nasdaq Stockholm",
+    "the Oslo Stock Exchange",
+    "Nasdaq Copenhagen",
+    "the London Stock Exchange",
+    "the New York Stock Exchange",
+    "the Nasdaq",
+    "Euronext Paris",
+    "the Frankfurt Stock Exchange",
+    "First North Helsinki",
+    "Euronext Amsterdam",
+    "Nasdaq Tallinn",
 ]
 BROKERS = [
-    "Goldman Sachs", "Goldman", "Morgan Stanley", "JPMorgan", "JP Morgan", "BofA",
-    "Bank of America", "Citi", "Citigroup", "UBS", "Barclays", "Jefferies",
-    "Deutsche Bank", "Evli", "Inderes", "SEB", "Nordea Markets", "Carnegie",
-    "Danske Bank Markets", "Handelsbanken", "DNB Markets", "Pareto", "Berenberg",
-    "Kepler Cheuvreux", "Raymond James", "Piper Sandler", "Wedbush", "Needham",
-    "KeyBanc", "Stifel", "Oppenheimer", "Mizuho", "Bernstein", "RBC",
-    "RBC Capital", "BMO", "Wells Fargo", "Truist", "HSBC", "Exane BNP Paribas",
-    "Credit Suisse", "Macquarie", "Baird", "Cowen", "Canaccord", "Liberum",
-    "Peel Hunt", "Numis", "Harbor Lane Capital", "Ostrava Securities",
-    "Nordhavn Equities", "Keystone Research",
+    "Goldman Sachs",
+    "Goldman",
+    "Morgan Stanley",
+    "JPMorgan",
+    "JP Morgan",
+    "BofA",
+    "Bank of America",
+    "Citi",
+    "Citigroup",
+    "UBS",
+    "Barclays",
+    "Jefferies",
+    "Deutsche Bank",
+    "Evli",
+    "Inderes",
+    "SEB",
+    "Nordea Markets",
+    "Carnegie",
+    "Danske Bank Markets",
+    "Handelsbanken",
+    "DNB Markets",
+    "Pareto",
+    "Berenberg",
+    "Kepler Cheuvreux",
+    "Raymond James",
+    "Piper Sandler",
+    "Wedbush",
+    "Needham",
+    "KeyBanc",
+    "Stifel",
+    "Oppenheimer",
+    "Mizuho",
+    "Bernstein",
+    "RBC",
+    "RBC Capital",
+    "BMO",
+    "Wells Fargo",
+    "Truist",
+    "HSBC",
+    "Exane BNP Paribas",
+    "Credit Suisse",
+    "Macquarie",
+    "Baird",
+    "Cowen",
+    "Canaccord",
+    "Liberum",
+    "Peel Hunt",
+    "Numis",
+    "Harbor Lane Capital",
+    "Ostrava Securities",
+    "Nordhavn Equities",
+    "Keystone Research",
 ]
-R_BUY = ["Buy", "Outperform", "Overweight", "Strong Buy", "Accumulate", "Add",
-         "Sector Outperform", "Positive", "Conviction Buy"]
-R_HOLD = ["Hold", "Neutral", "Equal Weight", "Market Perform", "Sector Perform",
-          "In Line", "Equal-weight", "Peer Perform"]
-R_SELL = ["Sell", "Underperform", "Underweight", "Reduce", "Sector Underperform",
-          "Negative", "Strong Sell"]
-AGENCIES = [("Moody's", "m"), ("Moody's Investors Service", "m"), ("S&P", "s"),
-            ("Standard & Poor's", "s"), ("S&P Global Ratings", "s"),
-            ("Fitch", "s"), ("Fitch Ratings", "s")]
-SCALE_S = ["AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-", "BB+", "BB", "BB-", "B+", "B", "B-", "CCC+"]
-SCALE_M = ["Aa3", "A1", "A2", "A3", "Baa1", "Baa2", "Baa3", "Ba1", "Ba2", "Ba3", "B1", "B2", "B3", "Caa1"]
+R_BUY = [
+    "Buy",
+    "Outperform",
+    "Overweight",
+    "Strong Buy",
+    "Accumulate",
+    "Add",
+    "Sector Outperform",
+    "Positive",
+    "Conviction Buy",
+]
+R_HOLD = [
+    "Hold",
+    "Neutral",
+    "Equal Weight",
+    "Market Perform",
+    "Sector Perform",
+    "In Line",
+    "Equal-weight",
+    "Peer Perform",
+]
+R_SELL = [
+    "Sell",
+    "Underperform",
+    "Underweight",
+    "Reduce",
+    "Sector Underperform",
+    "Negative",
+    "Strong Sell",
+]
+AGENCIES = [
+    ("Moody's", "m"),
+    ("Moody's Investors Service", "m"),
+    ("S&P", "s"),
+    ("Standard & Poor's", "s"),
+    ("S&P Global Ratings", "s"),
+    ("Fitch", "s"),
+    ("Fitch Ratings", "s"),
+]
+SCALE_S = [
+    "AA-",
+    "A+",
+    "A",
+    "A-",
+    "BBB+",
+    "BBB",
+    "BBB-",
+    "BB+",
+    "BB",
+    "BB-",
+    "B+",
+    "B",
+    "B-",
+    "CCC+",
+]
+SCALE_M = [
+    "Aa3",
+    "A1",
+    "A2",
+    "A3",
+    "Baa1",
+    "Baa2",
+    "Baa3",
+    "Ba1",
+    "Ba2",
+    "Ba3",
+    "B1",
+    "B2",
+    "B3",
+    "Caa1",
+]
 REGULATORS = [
-    "the FDA", "the US Food and Drug Administration", "the European Medicines Agency",
-    "the European Commission", "the SEC", "the Finnish Financial Supervisory Authority",
-    "the Finnish Competition and Consumer Authority", "the UK Competition and Markets Authority",
-    "the Financial Conduct Authority", "the US Department of Justice",
-    "the Federal Trade Commission", "Germany's Federal Cartel Office",
-    "the Swedish Competition Authority", "the EU antitrust regulator",
+    "the FDA",
+    "the US Food and Drug Administration",
+    "the European Medicines Agency",
+    "the European Commission",
+    "the SEC",
+    "the Finnish Financial Supervisory Authority",
+    "the Finnish Competition and Consumer Authority",
+    "the UK Competition and Markets Authority",
+    "the Financial Conduct Authority",
+    "the US Department of Justice",
+    "the Federal Trade Commission",
+    "Germany's Federal Cartel Office",
+    "the Swedish Competition Authority",
+    "the EU antitrust regulator",
 ]
-DRUG_REGULATORS = ["the FDA", "the US Food and Drug Administration", "the European Medicines Agency",
-                   "the EMA", "the European Commission", "Japan's PMDA", "the UK MHRA", "Health Canada"]
+DRUG_REGULATORS = [
+    "the FDA",
+    "the US Food and Drug Administration",
+    "the European Medicines Agency",
+    "the EMA",
+    "the European Commission",
+    "Japan's PMDA",
+    "the UK MHRA",
+    "Health Canada",
+]
 DRUG_REG_SHORT = ["FDA", "EMA", "EU", "MHRA", "FDA", "FDA"]
 REG_SHORT = ["FDA", "EU", "SEC", "FTC", "CMA", "DOJ", "EMA", "FCA", "antitrust"]
-DRUGS = ["zelvatinib", "orvanumab", "cardiprex", "tenoflazine", "maribatide",
-         "lumiracept", "dextravir", "neurolast", "bexofant", "pralunib", "solvexa",
-         "imtrelimab", "ravoprazine", "kelvocort"]
+DRUGS = [
+    "zelvatinib",
+    "orvanumab",
+    "cardiprex",
+    "tenoflazine",
+    "maribatide",
+    "lumiracept",
+    "dextravir",
+    "neurolast",
+    "bexofant",
+    "pralunib",
+    "solvexa",
+    "imtrelimab",
+    "ravoprazine",
+    "kelvocort",
+]
 CENTRAL_BANKS = [
-    "Fed", "Federal Reserve", "The Fed", "ECB", "European Central Bank", "Bank of England",
-    "BoE", "Bank of Japan", "BOJ", "Riksbank", "Norges Bank", "Swiss National Bank",
-    "SNB", "Bank of Canada", "RBA", "Reserve Bank of Australia", "RBI", "PBOC",
+    "Fed",
+    "Federal Reserve",
+    "The Fed",
+    "ECB",
+    "European Central Bank",
+    "Bank of England",
+    "BoE",
+    "Bank of Japan",
+    "BOJ",
+    "Riksbank",
+    "Norges Bank",
+    "Swiss National Bank",
+    "SNB",
+    "Bank of Canada",
+    "RBA",
+    "Reserve Bank of Australia",
+    "RBI",
+    "PBOC",
     "Reserve Bank of New Zealand",
 ]
-ECON_ADJ = ["US", "U.S.", "UK", "Euro zone", "Eurozone", "Euro area", "German",
-            "French", "Chinese", "Japanese", "Canadian", "Swedish", "Finnish",
-            "Italian", "Spanish", "Australian", "Norwegian", "Dutch"]
-ECON_NOUN = ["the US", "Britain", "the euro zone", "Germany", "France", "China",
-             "Japan", "Canada", "Sweden", "Finland", "Italy", "Spain", "Australia",
-             "the UK", "the euro area", "Norway"]
-INDICES = ["S&P 500", "Nasdaq", "Dow", "Dow Jones", "Stoxx 600", "STOXX 600",
-           "FTSE 100", "DAX", "CAC 40", "OMX Helsinki 25", "OMXS30", "Nikkei",
-           "Hang Seng", "Russell 2000", "MSCI World", "Euro Stoxx 50", "FTSE 250",
-           "Nasdaq Composite", "Stockholm benchmark index"]
-SECTORS = ["tech", "bank", "energy", "mining", "healthcare", "retail", "auto",
-           "chip", "travel", "utility", "real estate", "luxury", "insurance",
-           "telecom", "industrial", "defence"]
-CUR_NAMES = ["yen", "lira", "rand", "pound", "euro", "rouble", "won", "peso",
-             "krona", "rupee", "forint", "zloty"]
-MONTHS = ["January", "February", "March", "April", "May", "June", "July",
-          "August", "September", "October", "November", "December"]
-MONTHS_SHORT = ["Jan", "Feb", "March", "April", "May", "June", "July", "Aug",
-                "Sept", "Oct", "Nov", "Dec"]
+ECON_ADJ = [
+    "US",
+    "U.S.",
+    "UK",
+    "Euro zone",
+    "Eurozone",
+    "Euro area",
+    "German",
+    "French",
+    "Chinese",
+    "Japanese",
+    "Canadian",
+    "Swedish",
+    "Finnish",
+    "Italian",
+    "Spanish",
+    "Australian",
+    "Norwegian",
+    "Dutch",
+]
+ECON_NOUN = [
+    "the US",
+    "Britain",
+    "the euro zone",
+    "Germany",
+    "France",
+    "China",
+    "Japan",
+    "Canada",
+    "Sweden",
+    "Finland",
+    "Italy",
+    "Spain",
+    "Australia",
+    "the UK",
+    "the euro area",
+    "Norway",
+]
+INDICES = [
+    "S&P 500",
+    "Nasdaq",
+    "Dow",
+    "Dow Jones",
+    "Stoxx 600",
+    "STOXX 600",
+    "FTSE 100",
+    "DAX",
+    "CAC 40",
+    "OMX Helsinki 25",
+    "OMXS30",
+    "Nikkei",
+    "Hang Seng",
+    "Russell 2000",
+    "MSCI World",
+    "Euro Stoxx 50",
+    "FTSE 250",
+    "Nasdaq Composite",
+    "Stockholm benchmark index",
+]
+SECTORS = [
+    "tech",
+    "bank",
+    "energy",
+    "mining",
+    "healthcare",
+    "retail",
+    "auto",
+    "chip",
+    "travel",
+    "utility",
+    "real estate",
+    "luxury",
+    "insurance",
+    "telecom",
+    "industrial",
+    "defence",
+]
+CUR_NAMES = [
+    "yen",
+    "lira",
+    "rand",
+    "pound",
+    "euro",
+    "rouble",
+    "won",
+    "peso",
+    "krona",
+    "rupee",
+    "forint",
+    "zloty",
+]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+MONTHS_SHORT = [
+    "Jan",
+    "Feb",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "Aug",
+    "Sept",
+    "Oct",
+    "Nov",
+    "Dec",
+]
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
 ORD = ["first", "second", "third", "fourth"]
 
 # Money formats per currency. {v} = number. Styles: press / wire / tweet.
 MONEY_FMT = {
     "EUR": {
-        "mn": {"press": ["EUR {v} mn", "EUR {v} million", "EUR{v}m", "EUR {v}m", "EUR {v} mln", "{v} million euros", "EUR {v} mn"],
-               "wire": ["€{v} million", "€{v}m", "{v} million euros", "EUR {v} mln", "€{v} mln", "EUR {v} million"],
-               "tweet": ["€{v}M", "€{v}m", "EUR {v}M", "€{v} mln"]},
-        "bn": {"press": ["EUR {v} bn", "EUR {v} billion", "EUR{v}bn", "{v} billion euros"],
-               "wire": ["€{v} billion", "€{v}bn", "€{v} bln", "{v} billion euros"],
-               "tweet": ["€{v}B", "€{v}bn", "EUR {v}B"]},
+        "mn": {
+            "press": [
+                "EUR {v} mn",
+                "EUR {v} million",
+                "EUR{v}m",
+                "EUR {v}m",
+                "EUR {v} mln",
+                "{v} million euros",
+                "EUR {v} mn",
+            ],
+            "wire": [
+                "€{v} million",
+                "€{v}m",
+                "{v} million euros",
+                "EUR {v} mln",
+                "€{v} mln",
+                "EUR {v} million",
+            ],
+            "tweet": ["€{v}M", "€{v}m", "EUR {v}M", "€{v} mln"],
+        },
+        "bn": {
+            "press": ["EUR {v} bn", "EUR {v} billion", "EUR{v}bn", "{v} billion euros"],
+            "wire": ["€{v} billion", "€{v}bn", "€{v} bln", "{v} billion euros"],
+            "tweet": ["€{v}B", "€{v}bn", "EUR {v}B"],
+        },
         "k": ["EUR {v}", "EUR {v}", "€{v}"],
     },
     "USD": {
-        "mn": {"press": ["USD {v} mn", "USD {v} million", "$ {v} mn", "$ {v} million", "US$ {v} million", "$ {v}m"],
-               "wire": ["${v} million", "${v}m", "${v} mln", "$ {v} million", "US${v} million"],
-               "tweet": ["${v}M", "${v}mm", "${v}m", "${v}M"]},
-        "bn": {"press": ["USD {v} bn", "USD {v} billion", "$ {v} billion", "$ {v} bn"],
-               "wire": ["${v} billion", "${v}bn", "${v} bln", "${v}B"],
-               "tweet": ["${v}B", "${v}bn", "${v}B"]},
+        "mn": {
+            "press": [
+                "USD {v} mn",
+                "USD {v} million",
+                "$ {v} mn",
+                "$ {v} million",
+                "US$ {v} million",
+                "$ {v}m",
+            ],
+            "wire": ["${v} million", "${v}m", "${v} mln", "$ {v} million", "US${v} million"],
+            "tweet": ["${v}M", "${v}mm", "${v}m", "${v}M"],
+        },
+        "bn": {
+            "press": ["USD {v} bn", "USD {v} billion", "$ {v} billion", "$ {v} bn"],
+            "wire": ["${v} billion", "${v}bn", "${v} bln", "${v}B"],
+            "tweet": ["${v}B", "${v}bn", "${v}B"],
+        },
         "k": ["USD {v}", "${v}", "$ {v}"],
     },
     "GBP": {
-        "mn": {"press": ["GBP {v} mn", "GBP {v} million", "£{v} million", "£{v}m"],
-               "wire": ["£{v}m", "£{v} million", "£{v} mln", "GBP {v} mln"],
-               "tweet": ["£{v}m", "£{v}M"]},
-        "bn": {"press": ["GBP {v} bn", "£{v} billion", "£{v}bn"],
-               "wire": ["£{v}bn", "£{v} billion", "£{v} bln"],
-               "tweet": ["£{v}bn", "£{v}B"]},
+        "mn": {
+            "press": ["GBP {v} mn", "GBP {v} million", "£{v} million", "£{v}m"],
+            "wire": ["£{v}m", "£{v} million", "£{v} mln", "GBP {v} mln"],
+            "tweet": ["£{v}m", "£{v}M"],
+        },
+        "bn": {
+            "press": ["GBP {v} bn", "£{v} billion", "£{v}bn"],
+            "wire": ["£{v}bn", "£{v} billion", "£{v} bln"],
+            "tweet": ["£{v}bn", "£{v}B"],
+        },
         "k": ["GBP {v}", "£{v}"],
     },
     "SEK": {
-        "mn": {"press": ["SEK {v} mn", "SEK {v} million", "SEK {v}m", "{v} million Swedish crowns"],
-               "wire": ["SEK {v} million", "{v} million Swedish crowns", "{v} mln crowns", "SEK {v}m"],
-               "tweet": ["SEK {v}M", "SEK {v}m"]},
-        "bn": {"press": ["SEK {v} bn", "SEK {v} billion", "{v} billion Swedish crowns"],
-               "wire": ["{v} billion crowns", "SEK {v} billion", "SEK {v}bn"],
-               "tweet": ["SEK {v}B", "SEK {v}bn"]},
+        "mn": {
+            "press": ["SEK {v} mn", "SEK {v} million", "SEK {v}m", "{v} million Swedish crowns"],
+            "wire": ["SEK {v} million", "{v} million Swedish crowns", "{v} mln crowns", "SEK {v}m"],
+            "tweet": ["SEK {v}M", "SEK {v}m"],
+        },
+        "bn": {
+            "press": ["SEK {v} bn", "SEK {v} billion", "{v} billion Swedish crowns"],
+            "wire": ["{v} billion crowns", "SEK {v} billion", "SEK {v}bn"],
+            "tweet": ["SEK {v}B", "SEK {v}bn"],
+        },
         "k": ["SEK {v}"],
     },
     "NOK": {
-        "mn": {"press": ["NOK {v} mn", "NOK {v} million", "NOK {v}m", "{v} million Norwegian crowns"],
-               "wire": ["NOK {v} million", "{v} million Norwegian crowns", "{v} mln crowns"],
-               "tweet": ["NOK {v}M", "NOK {v}m"]},
-        "bn": {"press": ["NOK {v} bn", "NOK {v} billion"],
-               "wire": ["{v} billion Norwegian crowns", "NOK {v} billion", "NOK {v}bn"],
-               "tweet": ["NOK {v}B", "NOK {v}bn"]},
+        "mn": {
+            "press": ["NOK {v} mn", "NOK {v} million", "NOK {v}m", "{v} million Norwegian crowns"],
+            "wire": ["NOK {v} million", "{v} million Norwegian crowns", "{v} mln crowns"],
+            "tweet": ["NOK {v}M", "NOK {v}m"],
+        },
+        "bn": {
+            "press": ["NOK {v} bn", "NOK {v} billion"],
+            "wire": ["{v} billion Norwegian crowns", "NOK {v} billion", "NOK {v}bn"],
+            "tweet": ["NOK {v}B", "NOK {v}bn"],
+        },
         "k": ["NOK {v}"],
     },
     "DKK": {
-        "mn": {"press": ["DKK {v} mn", "DKK {v} million", "DKK {v}m", "{v} million Danish crowns"],
-               "wire": ["DKK {v} million", "{v} million Danish crowns", "{v} mln crowns"],
-               "tweet": ["DKK {v}M", "DKK {v}m"]},
-        "bn": {"press": ["DKK {v} bn", "DKK {v} billion"],
-               "wire": ["{v} billion Danish crowns", "DKK {v} billion", "DKK {v}bn"],
-               "tweet": ["DKK {v}B", "DKK {v}bn"]},
+        "mn": {
+            "press": ["DKK {v} mn", "DKK {v} million", "DKK {v}m", "{v} million Danish crowns"],
+            "wire": ["DKK {v} million", "{v} million Danish crowns", "{v} mln crowns"],
+            "tweet": ["DKK {v}M", "DKK {v}m"],
+        },
+        "bn": {
+            "press": ["DKK {v} bn", "DKK {v} billion"],
+            "wire": ["{v} billion Danish crowns", "DKK {v} billion", "DKK {v}bn"],
+            "tweet": ["DKK {v}B", "DKK {v}bn"],
+        },
         "k": ["DKK {v}"],
     },
 }
@@ -351,8 +1108,15 @@ def build_companies(rng: random.Random) -> list[Company]:
         short = stem if (not sector or rng.random() < 0.7) else f"{stem} {sector}"
         letters = re.sub(r"[^A-Za-z]", "", stem).upper()
         cons = letters[0] + re.sub(r"[AEIOUY]", "", letters[1:])
-        cands = [letters[:4], cons[:4], letters[:3], cons[:3], letters[:2] + (sector[:2].upper() if sector else "X"),
-                 letters[0] + letters[2:5], letters[:5]]
+        cands = [
+            letters[:4],
+            cons[:4],
+            letters[:3],
+            cons[:3],
+            letters[:2] + (sector[:2].upper() if sector else "X"),
+            letters[0] + letters[2:5],
+            letters[:5],
+        ]
         ticker = next((c for c in cands if len(c) >= 2 and c not in used), None)
         while ticker is None or ticker in used:
             ticker = letters[:3] + rng.choice("ABCDEFGHJKLMNPRSTVWXZ")
@@ -457,7 +1221,9 @@ class Ctx(dict):
     def pct_fmt(self):
         rng = self.rng
         if self.fam == "press":
-            return rng.choice(["{v} %", "{v} %", "{v}%", "{v}%", "{v} percent", "{v} per cent", "{v} pct"])
+            return rng.choice(
+                ["{v} %", "{v} %", "{v}%", "{v}%", "{v} percent", "{v} per cent", "{v} pct"]
+            )
         if self.fam == "tweet":
             return "{v}%"
         return rng.choice(["{v}%", "{v}%", "{v}%", "{v} pct", "{v} percent"])
@@ -499,7 +1265,7 @@ class Ctx(dict):
     def pair(self, key_hi, key_lo, hi, lo):
         self[key_hi], self[key_lo] = hi, lo
 
-    def gen(self, base, idx, key):  # noqa: C901 - a flat dispatch table is clearest here
+    def gen(self, base, idx, key):
         rng = self.rng
         # companies
         if base in ("co", "co_s", "tk", "TK", "nat"):
@@ -524,12 +1290,30 @@ class Ctx(dict):
             r = self.pick_unique("role", ROLES)
             return r.replace("{segment}", rng.choice(SEGMENTS))
         simple = {
-            "product": PRODUCTS, "customer": CUSTOMERS, "segment": SEGMENTS, "region": REGIONS,
-            "country": COUNTRIES, "city": CITIES, "exchange": EXCHANGES, "broker": BROKERS,
-            "r_buy": R_BUY, "r_hold": R_HOLD, "r_sell": R_SELL, "regulator": REGULATORS,
-            "reg_s": REG_SHORT, "drug": DRUGS, "drug_reg": DRUG_REGULATORS, "drug_reg_s": DRUG_REG_SHORT, "cb": CENTRAL_BANKS, "econ": ECON_ADJ,
-            "econ_n": ECON_NOUN, "index": INDICES, "sector": SECTORS, "cur_name": CUR_NAMES,
-            "month": MONTHS, "weekday": WEEKDAYS,
+            "product": PRODUCTS,
+            "customer": CUSTOMERS,
+            "segment": SEGMENTS,
+            "region": REGIONS,
+            "country": COUNTRIES,
+            "city": CITIES,
+            "exchange": EXCHANGES,
+            "broker": BROKERS,
+            "r_buy": R_BUY,
+            "r_hold": R_HOLD,
+            "r_sell": R_SELL,
+            "regulator": REGULATORS,
+            "reg_s": REG_SHORT,
+            "drug": DRUGS,
+            "drug_reg": DRUG_REGULATORS,
+            "drug_reg_s": DRUG_REG_SHORT,
+            "cb": CENTRAL_BANKS,
+            "econ": ECON_ADJ,
+            "econ_n": ECON_NOUN,
+            "index": INDICES,
+            "sector": SECTORS,
+            "cur_name": CUR_NAMES,
+            "month": MONTHS,
+            "weekday": WEEKDAYS,
         }
         if base in simple:
             return self.pick_unique(base, simple[base])
@@ -538,7 +1322,11 @@ class Ctx(dict):
             scale = SCALE_M if kind == "m" else SCALE_S
             i = rng.randrange(1, len(scale) - 2)
             step = 1 if rng.random() < 0.7 else 2
-            self["agency" + idx], self["cr_hi" + idx], self["cr_lo" + idx] = name, scale[i], scale[min(i + step, len(scale) - 1)]
+            self["agency" + idx], self["cr_hi" + idx], self["cr_lo" + idx] = (
+                name,
+                scale[i],
+                scale[min(i + step, len(scale) - 1)],
+            )
             return self[key]
         # money
         if base == "money":
@@ -546,7 +1334,9 @@ class Ctx(dict):
         if base == "money_s":
             return self.money_str([loguniform(rng, 0.1, 25)])[0]
         if base == "money_b":
-            return self.money_str([loguniform(rng, 1500, 400000)], cur=rng.choice(["USD", "EUR", "USD", "GBP"]))[0]
+            return self.money_str(
+                [loguniform(rng, 1500, 400000)], cur=rng.choice(["USD", "EUR", "USD", "GBP"])
+            )[0]
         if base in ("hi", "lo"):
             hi = loguniform(rng, 0.4, 2500)
             for _ in range(20):
@@ -572,7 +1362,14 @@ class Ctx(dict):
                 lo = round(hi - 0.01, 2) if hi > 0.02 else 0.01
                 hi = max(hi, lo + 0.01)
             cur = "USD" if self.fam != "press" else self.currency()
-            sym = {"USD": "$", "EUR": "EUR ", "GBP": "GBP ", "SEK": "SEK ", "NOK": "NOK ", "DKK": "DKK "}[cur]
+            sym = {
+                "USD": "$",
+                "EUR": "EUR ",
+                "GBP": "GBP ",
+                "SEK": "SEK ",
+                "NOK": "NOK ",
+                "DKK": "DKK ",
+            }[cur]
             if cur == "GBP" and rng.random() < 0.5:
                 h, l = f"{hi * 100:.1f}p", f"{lo * 100:.1f}p"
             else:
@@ -587,7 +1384,14 @@ class Ctx(dict):
             if lo >= hi:
                 lo = round(hi - 0.01, 2)
             cur = self.currency()
-            sym = {"USD": "$", "EUR": "EUR ", "GBP": "", "SEK": "SEK ", "NOK": "NOK ", "DKK": "DKK "}[cur]
+            sym = {
+                "USD": "$",
+                "EUR": "EUR ",
+                "GBP": "",
+                "SEK": "SEK ",
+                "NOK": "NOK ",
+                "DKK": "DKK ",
+            }[cur]
             if cur == "GBP":
                 h, l = f"{hi * 100:.1f}p", f"{lo * 100:.1f}p"
             else:
@@ -629,12 +1433,40 @@ class Ctx(dict):
         if base == "imv":
             return self.pct_str(rng.uniform(0.3, 3.4), decimals=rng.choice([1, 1, 2]))
         if base == "stake":
-            v = rng.choice([5, 5, 10, 10, 15, 20, 25, 30, 33, 40, 50, 51, 60, 66, 75, 90, 100]) if rng.random() < 0.7 else round(rng.uniform(4.5, 49.5), 1)
+            v = (
+                rng.choice([5, 5, 10, 10, 15, 20, 25, 30, 33, 40, 50, 51, 60, 66, 75, 90, 100])
+                if rng.random() < 0.7
+                else round(rng.uniform(4.5, 49.5), 1)
+            )
             return self.pct_str(v, decimals=0 if float(v).is_integer() else 1)
         if base == "prem":
             return self.pct_str(rng.randint(12, 75), decimals=0)
         if base == "rate_s":
-            v = rng.choice([1.5, 2.0, 2.25, 2.5, 2.75, 3.0, 3.125, 3.25, 3.5, 3.75, 4.0, 4.25, 4.375, 4.5, 4.875, 5.0, 5.25, 5.75, 6.5, 7.0, 8.25])
+            v = rng.choice(
+                [
+                    1.5,
+                    2.0,
+                    2.25,
+                    2.5,
+                    2.75,
+                    3.0,
+                    3.125,
+                    3.25,
+                    3.5,
+                    3.75,
+                    4.0,
+                    4.25,
+                    4.375,
+                    4.5,
+                    4.875,
+                    5.0,
+                    5.25,
+                    5.75,
+                    6.5,
+                    7.0,
+                    8.25,
+                ]
+            )
             d = 3 if v * 1000 % 250 else 2
             return f"{v:.{d}f}".rstrip("0").rstrip(".") + rng.choice(["%", " %", " percent"])
         # macro
@@ -643,33 +1475,53 @@ class Ctx(dict):
             lo = hi - rng.uniform(0.1, 1.4)
             pf = self.pct_fmt()
             f = lambda v: self.pct_str(v, 1, pf)
-            self["infl_hi" + idx], self["infl_lo" + idx], self["infl" + idx] = f(hi), f(lo), f(rng.choice([hi, lo]))
+            self["infl_hi" + idx], self["infl_lo" + idx], self["infl" + idx] = (
+                f(hi),
+                f(lo),
+                f(rng.choice([hi, lo])),
+            )
             return self[key]
         if base in ("ur_hi", "ur_lo", "ur"):
             hi = rng.uniform(3.2, 12.0)
             lo = hi - rng.uniform(0.1, 0.8)
             pf = self.pct_fmt()
             f = lambda v: self.pct_str(v, 1, pf)
-            self["ur_hi" + idx], self["ur_lo" + idx], self["ur" + idx] = f(hi), f(lo), f(rng.choice([hi, lo]))
+            self["ur_hi" + idx], self["ur_lo" + idx], self["ur" + idx] = (
+                f(hi),
+                f(lo),
+                f(rng.choice([hi, lo])),
+            )
             return self[key]
         if base in ("pmi_hi", "pmi_lo", "pmi"):
             hi = rng.uniform(46.0, 59.0)
             lo = hi - rng.uniform(0.3, 4.0)
-            self["pmi_hi" + idx], self["pmi_lo" + idx], self["pmi" + idx] = f"{hi:.1f}", f"{lo:.1f}", f"{rng.choice([hi, lo]):.1f}"
+            self["pmi_hi" + idx], self["pmi_lo" + idx], self["pmi" + idx] = (
+                f"{hi:.1f}",
+                f"{lo:.1f}",
+                f"{rng.choice([hi, lo]):.1f}",
+            )
             return self[key]
         if base in ("rate_hi", "rate_lo", "rate"):
             steps = rng.randint(1, 26)
             hi = steps * 0.25
             lo = max(0.0, hi - rng.choice([0.25, 0.25, 0.25, 0.5, 0.75]))
             f = lambda v: (f"{v:.2f}" if rng.random() < 0.6 else f"{v:g}") + "%"
-            self["rate_hi" + idx], self["rate_lo" + idx], self["rate" + idx] = f(hi), f(lo), f(rng.choice([hi, lo]))
+            self["rate_hi" + idx], self["rate_lo" + idx], self["rate" + idx] = (
+                f(hi),
+                f(lo),
+                f(rng.choice([hi, lo])),
+            )
             return self[key]
         if base == "bp":
             return str(rng.choice([25, 25, 25, 25, 25, 50, 50, 75, 10, 15, 20, 100]))
         if base == "gdp":
             return self.pct_str(rng.uniform(0.1, 3.8), decimals=1)
         if base == "claims":
-            return f"{rng.randint(180, 320) * 1000:,}" if rng.random() < 0.7 else f"{rng.randint(180, 320)}K"
+            return (
+                f"{rng.randint(180, 320) * 1000:,}"
+                if rng.random() < 0.7
+                else f"{rng.randint(180, 320)}K"
+            )
         if base == "jobs_k":
             v = rng.randint(160, 450)
             return f"{v * 1000:,}" if rng.random() < 0.6 else f"{v}K"
@@ -687,7 +1539,17 @@ class Ctx(dict):
             return nice_count(rng, 8, 900)
         if base == "n":
             v = rng.randint(2, 14)
-            words = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
+            words = {
+                2: "two",
+                3: "three",
+                4: "four",
+                5: "five",
+                6: "six",
+                7: "seven",
+                8: "eight",
+                9: "nine",
+                10: "ten",
+            }
             if v in words and self.fam == "press" and rng.random() < 0.5:
                 return words[v]
             return str(v)
@@ -733,22 +1595,52 @@ class Ctx(dict):
                 d, mo = rng.randint(1, 28), rng.randrange(11)
                 self["_dm"] = (d, mo)
             fam = self.fam
-            opts = [f"{d} {MONTHS[mo]}", f"{MONTHS[mo]} {d}", f"{d} {MONTHS[mo]} {self.year}",
-                    f"{MONTHS[mo]} {d}, {self.year}"]
+            opts = [
+                f"{d} {MONTHS[mo]}",
+                f"{MONTHS[mo]} {d}",
+                f"{d} {MONTHS[mo]} {self.year}",
+                f"{MONTHS[mo]} {d}, {self.year}",
+            ]
             if fam != "press":
-                opts += [f"{MONTHS_SHORT[mo]} {d}", f"{MONTHS_SHORT[mo]}. {d}" if len(MONTHS_SHORT[mo]) == 3 else f"{MONTHS_SHORT[mo]} {d}"]
+                opts += [
+                    f"{MONTHS_SHORT[mo]} {d}",
+                    f"{MONTHS_SHORT[mo]}. {d}"
+                    if len(MONTHS_SHORT[mo]) == 3
+                    else f"{MONTHS_SHORT[mo]} {d}",
+                ]
             else:
                 opts += [f"{d}.{mo + 1}.{self.year}"]
             return rng.choice(opts)
         if base == "time":
-            return rng.choice(["10:00 a.m.", "2 p.m. EET", "14:00 CET", "4:30 p.m. ET", "9 a.m. local time",
-                               "11.00 a.m. Finnish time", "1 p.m.", "8:30 a.m. ET", "15:00 EET", "noon"])
+            return rng.choice(
+                [
+                    "10:00 a.m.",
+                    "2 p.m. EET",
+                    "14:00 CET",
+                    "4:30 p.m. ET",
+                    "9 a.m. local time",
+                    "11.00 a.m. Finnish time",
+                    "1 p.m.",
+                    "8:30 a.m. ET",
+                    "15:00 EET",
+                    "noon",
+                ]
+            )
         if base == "q":
             q = rng.randint(1, 4)
             return rng.choice([f"Q{q}", f"Q{q}", f"Q{q} {self.year}", f"Q{q}"])
         if base == "qadj":
             q = rng.randint(1, 4)
-            return rng.choice([f"Q{q}", f"{ORD[q - 1]}-quarter", f"{ORD[q - 1]}-quarter", "quarterly", "first-half", "full-year"])
+            return rng.choice(
+                [
+                    f"Q{q}",
+                    f"{ORD[q - 1]}-quarter",
+                    f"{ORD[q - 1]}-quarter",
+                    "quarterly",
+                    "first-half",
+                    "full-year",
+                ]
+            )
         if base == "qn":
             return str(rng.randint(1, 4))
         if base == "qord":
@@ -756,16 +1648,40 @@ class Ctx(dict):
         if base == "period":
             y = self.year
             q = rng.randint(1, 4)
-            return rng.choice([f"the {ORD[q - 1]} quarter of {y}", f"the first half of {y}", "January-March",
-                               f"January-March {y}", f"January-September {y}", f"January-June {y}",
-                               f"Q{q} {y}", f"the {ORD[q - 1]} quarter", str(y), f"the financial year {y}",
-                               "the review period", "the July-September period", f"the first nine months of {y}",
-                               "the reporting period", f"the October-December quarter"])
+            return rng.choice(
+                [
+                    f"the {ORD[q - 1]} quarter of {y}",
+                    f"the first half of {y}",
+                    "January-March",
+                    f"January-March {y}",
+                    f"January-September {y}",
+                    f"January-June {y}",
+                    f"Q{q} {y}",
+                    f"the {ORD[q - 1]} quarter",
+                    str(y),
+                    f"the financial year {y}",
+                    "the review period",
+                    "the July-September period",
+                    f"the first nine months of {y}",
+                    "the reporting period",
+                    "the October-December quarter",
+                ]
+            )
         if base == "prev":
             y = self.year - 1
-            return rng.choice([f"the corresponding period in {y}", "the same period a year earlier", "the previous year",
-                               f"the same period of {y}", "the comparison period", "the corresponding period of last year",
-                               str(y), "the year-earlier period", "the same quarter last year"])
+            return rng.choice(
+                [
+                    f"the corresponding period in {y}",
+                    "the same period a year earlier",
+                    "the previous year",
+                    f"the same period of {y}",
+                    "the comparison period",
+                    "the corresponding period of last year",
+                    str(y),
+                    "the year-earlier period",
+                    "the same quarter last year",
+                ]
+            )
         if base == "fy":
             y = self.year
             return rng.choice([str(y), f"FY{str(y)[2:]}", f"fiscal {y}", f"FY{y}", f"{y}"])
@@ -834,8 +1750,29 @@ def parse_sources() -> list[Frame]:
     return frames
 
 
-SMALL_WORDS = {"a", "an", "the", "of", "to", "in", "on", "at", "for", "by", "and", "as", "vs", "vs.",
-               "from", "with", "or", "but", "over", "into", "per"}
+SMALL_WORDS = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "to",
+    "in",
+    "on",
+    "at",
+    "for",
+    "by",
+    "and",
+    "as",
+    "vs",
+    "vs.",
+    "from",
+    "with",
+    "or",
+    "but",
+    "over",
+    "into",
+    "per",
+}
 
 
 def title_case(t: str) -> str:
@@ -867,11 +1804,28 @@ AN_EXCEPT = re.compile(r"^(EUR|Eu|US|U\.S\.|USD|one|uni|use|usu|UK|Ut)")
 def fix_articles(t: str) -> str:
     def rep(m):
         art, nxt = m.group(1), m.group(2)
-        vowel = (nxt[0] in "AEIOUaeiou" and not AN_EXCEPT.match(nxt)) or nxt.startswith(("FDA", "FCA", "FTC", "SEC", "MHRA", "EMA", "S&P", "LSEG", "8", "11 ", "18 ", "hour", "honest"))
+        vowel = (nxt[0] in "AEIOUaeiou" and not AN_EXCEPT.match(nxt)) or nxt.startswith(
+            (
+                "FDA",
+                "FCA",
+                "FTC",
+                "SEC",
+                "MHRA",
+                "EMA",
+                "S&P",
+                "LSEG",
+                "8",
+                "11 ",
+                "18 ",
+                "hour",
+                "honest",
+            )
+        )
         if nxt[0] in "$£€":
             vowel = False
         first = art[0]
         return (first + ("n" if vowel else "")) + " " + nxt
+
     return re.sub(r"\b(an|An|a|A) ([\w$£€][\w.&$£€-]*)", rep, t)
 
 
@@ -905,7 +1859,9 @@ def noise(t: str, style: str, rng: random.Random) -> str:
         elif style == "wire_headline" and r < 0.22:
             t = rng.choice(["UPDATE 1-", "UPDATE 2-", "BRIEF-", "CORRECTED-"]) + t
         elif style == "macro" and r < 0.24:
-            t = rng.choice(["BREAKING: ", "*", "MARKETS: ", "DATA: "]) + (t.upper() if rng.random() < 0.4 else t)
+            t = rng.choice(["BREAKING: ", "*", "MARKETS: ", "DATA: "]) + (
+                t.upper() if rng.random() < 0.4 else t
+            )
         elif style == "analyst_action" and r < 0.24:
             t = rng.choice(["BRIEF-", "RESEARCH ALERT-", "ANALYST: "]) + t
         if style != "press_release" and t.endswith(".") and rng.random() < 0.7:
@@ -915,7 +1871,10 @@ def noise(t: str, style: str, rng: random.Random) -> str:
         if r < 0.12:
             t = t.lower()
         if rng.random() < 0.25:
-            slug = "".join(rng.choice("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(10))
+            slug = "".join(
+                rng.choice("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+                for _ in range(10)
+            )
             t = f"{t} https://t.co/{slug}"
     return t
 
@@ -963,13 +1922,24 @@ def generate(frames, rng, companies):
                     dead.add(f.fid)
                     continue
                 seen.add(k)
-                rows.append({"text": t, "label": f.label, "topics": f.topics, "style": f.style,
-                             "_group": f.group, "_fid": f.fid})
+                rows.append(
+                    {
+                        "text": t,
+                        "label": f.label,
+                        "topics": f.topics,
+                        "style": f.style,
+                        "_group": f.group,
+                        "_fid": f.fid,
+                    }
+                )
                 made[f.fid] += 1
                 count += 1
                 progress = True
             if not progress:
-                print(f"WARNING: {label}: frames exhausted at {count}/{targets[label]}", file=sys.stderr)
+                print(
+                    f"WARNING: {label}: frames exhausted at {count}/{targets[label]}",
+                    file=sys.stderr,
+                )
                 break
     return rows
 
@@ -1010,8 +1980,12 @@ def split(rows, rng):
 
 def write_csv(path, rows):
     with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["text", "label", "topics", "style"], quoting=csv.QUOTE_MINIMAL,
-                           extrasaction="ignore")
+        w = csv.DictWriter(
+            fh,
+            fieldnames=["text", "label", "topics", "style"],
+            quoting=csv.QUOTE_MINIMAL,
+            extrasaction="ignore",
+        )
         w.writeheader()
         for r in rows:
             w.writerow(r)
@@ -1021,9 +1995,10 @@ def table(title, keys, train, test, field, multi=False):
     def count(rows):
         c = Counter()
         for r in rows:
-            for v in (r[field].split(";") if multi else [r[field]]):
+            for v in r[field].split(";") if multi else [r[field]]:
                 c[v] += 1
         return c
+
     ctr, cte = count(train), count(test)
     lines = [f"{title:<24}{'train':>7}{'test':>7}{'total':>7}{'test%':>7}"]
     for k in keys:
@@ -1039,6 +2014,7 @@ def near_dup_report(train, test):
     def toks(t):
         t = re.sub(r"\d[\d.,]*", "0", t.lower())
         return set(re.findall(r"[a-z0]+", t))
+
     tr = [toks(r["text"]) for r in train]
     hi = 0
     for r in test:
@@ -1066,15 +2042,23 @@ def stats_text(frames, train, test):
         if f.group not in seen:
             seen.add(f.group)
             gc[f.label] += 1
-    parts.append("frames per label (groups): " + ", ".join(f"{l} {fc[l]} ({gc[l]})" for l in LABELS)
-                 + f"; total {len(frames)} frames in {len(seen)} groups")
+    parts.append(
+        "frames per label (groups): "
+        + ", ".join(f"{l} {fc[l]} ({gc[l]})" for l in LABELS)
+        + f"; total {len(frames)} frames in {len(seen)} groups"
+    )
     parts.append(table("label", LABELS, train, test, "label"))
     parts.append(table("style", STYLES, train, test, "style"))
     parts.append(table("topic (multi-label)", TOPICS, train, test, "topics", multi=True))
     lines = [f"{'label x style':<16}" + "".join(f"{s[:14]:>15}" for s in STYLES)]
     allr = train + test
     for l in LABELS:
-        lines.append(f"{l:<16}" + "".join(f"{sum(1 for r in allr if r['label'] == l and r['style'] == s):>15}" for s in STYLES))
+        lines.append(
+            f"{l:<16}"
+            + "".join(
+                f"{sum(1 for r in allr if r['label'] == l and r['style'] == s):>15}" for s in STYLES
+            )
+        )
     parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
@@ -1103,8 +2087,12 @@ def verify():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--update-readme", action="store_true", help="rewrite the stats block in README.md")
-    ap.add_argument("--no-neardup", action="store_true", help="skip the (slow-ish) near-duplicate report")
+    ap.add_argument(
+        "--update-readme", action="store_true", help="rewrite the stats block in README.md"
+    )
+    ap.add_argument(
+        "--no-neardup", action="store_true", help="skip the (slow-ish) near-duplicate report"
+    )
     args = ap.parse_args()
 
     rng = random.Random(SEED)
