@@ -19,34 +19,38 @@ from pipeline.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-def read_lines(source: IO[str] | Path) -> Iterator[str]:
+def read_lines(source: IO[str] | IO[bytes] | Path) -> Iterator[str]:
     """Non-blank lines of a UTF-8 file or stream; a bad file is one :class:`ConfigError`."""
     if isinstance(source, Path):
         if not source.is_file():
             raise ConfigError(f"no such file: {source}")
-        with open_text(source) as fh:
+        with open_binary(source) as fh:
             yield from (line for _, line in text_lines(fh, str(source)))
     else:
         yield from (line for _, line in text_lines(source, "<stdin>"))
 
 
-def open_text(path: Path) -> IO[str]:
+def open_binary(path: Path) -> IO[bytes]:
     try:
-        return path.open(encoding="utf-8")
+        return path.open("rb")
     except OSError as exc:
         raise ConfigError(f"can't read {path}: {exc.strerror}") from exc
 
 
-def text_lines(stream: IO[str], name: str) -> Iterator[tuple[int, str]]:
-    """(line number, line without newline) of ``stream``, blank lines skipped; invalid UTF-8
-    is a ConfigError naming the line, not a traceback."""
-    lineno = 0
-    try:
-        for lineno, line in enumerate(stream, 1):
-            if line.strip():
-                yield lineno, line.rstrip("\n")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{name}: line {lineno + 1} is not valid UTF-8") from exc
+def text_lines(stream: IO[str] | IO[bytes], name: str) -> Iterator[tuple[int, str]]:
+    """(line number, line without newline) of ``stream``, blank lines skipped; a line that is
+    not valid UTF-8 is a ConfigError naming it, not a traceback."""
+    for lineno, raw in enumerate(stream, 1):
+        line: str
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"{name}: line {lineno} is not valid UTF-8") from exc
+        else:
+            line = str(raw)
+        if line.strip():
+            yield lineno, line.rstrip("\r\n")
 
 
 def rebase_times(lines: list[str], to: datetime) -> list[str]:

@@ -16,7 +16,8 @@ Methods compared (``compare_methods``):
   texts; per-topic probability thresholds. ``bow+kw`` needs no encoder and is shipped as the
   ``lexical`` head next to the chosen one.
 
-CLI: ``python -m models.tagging_eval --train models/data/legacy/train.csv --test models/data/legacy/test.csv
+CLI: ``python -m models.tagging_eval --train models/data/legacy/train.csv
+--test models/data/legacy/test.csv
 [--out models/artifacts/topics] [--method best|<name>] [--methods a,b] [--tune-l2] [--no-save]``.
 """
 

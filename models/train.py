@@ -43,7 +43,7 @@ from tqdm import tqdm
 from models.base import LABELS
 from models.checkpoint import BASE_ENCODER, base_encoder_path, load_base_encoder, load_tokenizer
 from models.datasets import Example, Format, load_many
-from models.evaluate import compute_metrics, evaluate
+from models.evaluate import compute_metrics
 from models.model_card import write_model_card
 from models.registry import DEFAULT_MODEL_DIR
 from pipeline.errors import ConfigError
@@ -521,6 +521,7 @@ def _store_half(path: Path) -> None:
 
 
 def _final_metrics(cfg: TrainConfig, eval_path: Path | None, val_ex: list[Example]) -> dict:
+    from models.report import held_out_report
     from models.transformer import TransformerClassifier
     from pipeline.settings import ModelSettings
 
@@ -534,10 +535,8 @@ def _final_metrics(cfg: TrainConfig, eval_path: Path | None, val_ex: list[Exampl
         source = str(_display(eval_path))
     else:
         held_out = val_ex
-        source = "validation split carved from the training data (no --eval-data given)"
-    metrics = evaluate(clf, held_out)
-    metrics["eval_data"] = source
-    return metrics
+        source = "validation split (no --eval-data given)"
+    return held_out_report(clf, held_out, source)
 
 
 def _display(path: Path) -> Path:

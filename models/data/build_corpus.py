@@ -105,7 +105,8 @@ def cmd_build(args: argparse.Namespace) -> None:
         "overall": round(cohen_kappa(all_a, all_b), 3),
         **{k: round(cohen_kappa(a, b), 3) for k, (a, b) in sorted(by_register.items())},
     }
-    stats["agreement"] = round(sum(x == y for x, y in zip(all_a, all_b)) / max(len(all_a), 1), 3)
+    agree = sum(x == y for x, y in zip(all_a, all_b, strict=True))
+    stats["agreement"] = round(agree / max(len(all_a), 1), 3)
     rows = kept
 
     # 3. near-duplicates by MiniLM cosine or word-shingle Jaccard; a blind row wins

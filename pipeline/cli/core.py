@@ -98,7 +98,7 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     from consumers.kafka_io import ensure_topics, make_producer
     from consumers.produce import publish, read_lines, rebase_times
 
-    source: IO[str] | Path = sys.stdin if args.file == "-" else Path(args.file)
+    source: IO[bytes] | Path = sys.stdin.buffer if args.file == "-" else Path(args.file)
     lines = list(read_lines(source))
     if args.rebase_time:
         lines = rebase_times(lines, datetime.now(UTC).replace(microsecond=0))
@@ -164,6 +164,12 @@ def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _is_text(values: Any) -> bool:
+    return bool(
+        pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype)
+    )
+
+
 def write_frame(frame: pd.DataFrame, fmt: str, out: IO[str]) -> None:
     """A frame as a table, CSV or JSON; wire text is made terminal-safe in table and CSV."""
     from pipeline.display import terminal_safe
@@ -171,9 +177,9 @@ def write_frame(frame: pd.DataFrame, fmt: str, out: IO[str]) -> None:
     frame = frame.copy()
     if fmt != "json":
         for col in frame.columns:
-            if frame[col].dtype == object:
+            if _is_text(frame[col]):
                 frame[col] = frame[col].map(terminal_safe)
-        if frame.index.dtype == object:
+        if _is_text(frame.index):
             frame.index = frame.index.map(terminal_safe)
     for col in ("score_sum", "neg_share", "mean_score"):
         if col in frame:
@@ -237,7 +243,7 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # -- classify -----------------------------------------------------------------------------
-def _docs(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+def _docs(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(line number, doc or None, error) for each non-blank line."""
     from consumers.produce import text_lines
 
@@ -266,7 +272,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 
     classifier = load_classifier(settings.model)
     errors = 0
-    stream: IO[str] = sys.stdin if args.file == "-" else _open(args.file)
+    stream: IO[bytes] = sys.stdin.buffer if args.file == "-" else _open(args.file)
     batch: list[dict[str, Any]] = []
 
     def flush() -> None:
@@ -288,15 +294,15 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
         if batch:
             flush()
     finally:
-        if stream is not sys.stdin:
+        if stream is not sys.stdin.buffer:
             stream.close()
     return 1 if errors else 0
 
 
-def _open(path: str) -> IO[str]:
-    from consumers.produce import open_text
+def _open(path: str) -> IO[bytes]:
+    from consumers.produce import open_binary
 
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"no such file: {p}")
-    return open_text(p)
+    return open_binary(p)
