@@ -68,6 +68,14 @@ def build_alert_service(engine: Engine, settings: Settings, holder: str | None =
     )
 
 
+def _close_quietly(close: Callable[..., Any], **kwargs: Any) -> None:
+    """Close a Kafka client within its timeout; a broker that is gone is no reason to fail."""
+    try:
+        close(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - shutting down: log and carry on
+        log.warning("closing %s: %s", getattr(close, "__self__", close), exc)
+
+
 def _default_tagger(settings: Settings) -> Tagger:
     from pipeline.tagging import ArticleTagger
 
@@ -103,11 +111,12 @@ class Daemon:
                 tagger = factory(s)
                 ensure_topics(s.kafka, [s.kafka.topic, s.kafka.dlq_topic])
                 producer = make_producer(s.kafka)
-                stack.callback(producer.close, timeout=s.kafka.close_timeout_s)
+                stack.callback(_close_quietly, producer.close, timeout=s.kafka.close_timeout_s)
                 consumer: Any = make_consumer(s.kafka)
                 # close(autocommit=False): offsets were committed after each stored batch; a
                 # bounded close, so SIGTERM exits in time while the broker is away.
                 stack.callback(
+                    _close_quietly,
                     consumer.close,
                     autocommit=False,
                     timeout_ms=int(s.kafka.close_timeout_s * 1000),
@@ -124,6 +133,8 @@ class Daemon:
                     max_records=s.kafka.batch_size,
                     explain_negative=s.model.explain_negative,
                     unknown_attempts=s.kafka.unknown_attempts,
+                    pause_before_commit_s=s.kafka.pause_before_commit_s,
+                    commit_timeout_ms=s.kafka.commit_timeout_ms,
                 )
                 if s.run_alerts:
                     service = build_alert_service(engine, s)

@@ -47,8 +47,12 @@ class KafkaSettings(_Frozen):
     request_timeout_ms: int = Field(default=10_000, ge=1000)
     dlq_timeout_s: float = Field(default=15.0, gt=0)
     close_timeout_s: float = Field(default=3.0, ge=0)
+    commit_timeout_ms: int = Field(default=5_000, ge=100)
     # Retries of a batch that fails in an unknown way before its records are isolated.
     unknown_attempts: int = Field(default=3, ge=1)
+    # Fault-test hook: seconds to wait between the store transaction and the offset commit,
+    # widening the window a crash must hit to cause a redelivery. Leave at 0.
+    pause_before_commit_s: float = Field(default=0.0, ge=0, le=60)
 
 
 class ModelSettings(_Frozen):

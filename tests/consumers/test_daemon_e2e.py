@@ -130,7 +130,7 @@ class CrashOnCommit:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def commit(self) -> None:
+    def commit(self, timeout_ms: int | None = None) -> None:
         raise RuntimeError("simulated crash between the store transaction and the commit")
 
 

@@ -65,7 +65,7 @@ class FakeConsumer:
         self.events.append(f"seek {tp.partition}@{offset}")
         self.positions[tp.partition] = offset
 
-    def commit(self) -> None:
+    def commit(self, timeout_ms: int | None = None) -> None:
         self.events.append("commit")
         self.committed.append(dict(self.positions))
 

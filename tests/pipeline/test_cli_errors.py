@@ -66,9 +66,7 @@ def test_invalid_utf8_in_classify_and_produce_files(tmp_path: Path) -> None:
     bad.write_bytes(b'{"id": 1, "text": "ok"}\n{"id": 2, "text": "caf\xe9"}\n')
     line = assert_one_line_error(run_cli("classify", str(bad), "--model", "lexicon"))
     assert "line 2" in line and "UTF-8" in line
-    line = assert_one_line_error(
-        run_cli("produce", str(bad), "--bootstrap-servers", "127.0.0.1:1")
-    )
+    line = assert_one_line_error(run_cli("produce", str(bad), "--bootstrap-servers", "127.0.0.1:1"))
     assert "UTF-8" in line
 
 
