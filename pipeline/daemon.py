@@ -72,7 +72,7 @@ def _close_quietly(close: Callable[..., Any], **kwargs: Any) -> None:
     """Close a Kafka client within its timeout; a broker that is gone is no reason to fail."""
     try:
         close(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - shutting down: log and carry on
+    except Exception as exc:
         log.warning("closing %s: %s", getattr(close, "__self__", close), exc)
 
 
