@@ -62,6 +62,12 @@ def register(cli: CliRegistry) -> None:
     p = cli.add("broker", cmd_broker, "run the embedded Kafka-compatible broker (loopback)")
     p.add_argument("--port", type=int, default=9092)
 
+    p = cli.add_bench("soak", cmd_bench_soak, "the daemon at a steady rate with poison: RSS, lag")
+    p.add_argument("--minutes", type=float, default=10.0, help="how long to publish (default 10)")
+    p.add_argument("--rate", type=float, default=20.0, help="messages per second (default 20)")
+    p.add_argument("--poison", type=float, default=0.02, help="fraction of malformed messages")
+    p.add_argument("--scratch-db", help="database URL to fill (default: a temporary SQLite)")
+
     p = cli.add("classify", cmd_classify, "classify JSON lines offline (no broker, no database)")
     p.add_argument("file", nargs="?", default="-", help='JSON lines {"id","text"} or title/body')
     p.add_argument("--explain", action="store_true", help="add the tokens behind each label")
@@ -240,6 +246,23 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
                 print("embedded broker exited", file=sys.stderr)
                 return 1
     return 0
+
+
+# -- bench soak ---------------------------------------------------------------------------
+def cmd_bench_soak(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.bench_soak import run
+
+    if args.minutes <= 0 or args.rate <= 0 or not 0 <= args.poison < 1:
+        raise ConfigError("--minutes and --rate must be positive, --poison in [0, 1)")
+    report = run(
+        args.minutes,
+        args.rate,
+        poison_fraction=args.poison,
+        db_url=args.scratch_db,
+        model=settings.model.name,
+    )
+    print(json.dumps(report))
+    return 0 if report["unaccounted"] == 0 and report["daemon_exit"] == 0 else 1
 
 
 # -- classify -----------------------------------------------------------------------------
