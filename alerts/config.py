@@ -38,6 +38,12 @@ class DetectorSettings(BaseModel):
     # minute (0 disables). A burst of syndicated copies dominates 15 minutes but not 30.
     confirm_window_min: int = Field(default=30, ge=0, le=24 * 60)
 
+    # A clean baseline: every w-minute block (epoch-aligned) whose negative share is above its
+    # own trailing reference at this one-sided level (and by resolve_lift) leaves the baseline
+    # of every later tick, whether or not an alert fired, so a missed episode cannot raise a
+    # key's baseline share and over-dispersion for a week. 0 disables.
+    clean_baseline_alpha: float = Field(default=0.01, ge=0, lt=1)
+
     # Effect size
     min_lift: float = Field(default=1.5, ge=1)  # observed share / baseline share
     min_share_increase: float = Field(default=0.05, ge=0, lt=1)  # absolute, share points

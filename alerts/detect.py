@@ -381,6 +381,7 @@ def detect_series(
         hi = length if p_end is None else _epoch_minute(_utc(p_end, "period end").ceil("min")) - t0
         valid[max(lo, 0) : max(min(hi, length), 0)] = False
 
+    valid = _trim_anomalous(n, x, valid, t0, w, b, s)
     e = ends - t0  # grid index of each window end (exclusive)
     cols = _statistics(n, x, valid, e, w, b, s)
     if wl:
@@ -394,6 +395,48 @@ def detect_series(
     out.insert(0, "window_end", pd.to_datetime(ends * 60, unit="s", utc=True))
     out.insert(0, "window_start", pd.to_datetime((ends - w) * 60, unit="s", utc=True))
     return out
+
+
+def _trim_anomalous(
+    n: np.ndarray, x: np.ndarray, valid: np.ndarray, t0: int, w: int, b: int, s: DetectorSettings
+) -> np.ndarray:
+    """``valid`` without the minutes of anomalous blocks (see ``clean_baseline_alpha``).
+
+    Blocks are ``w`` minutes aligned to the Unix epoch (so the live tick and a backtest mark the
+    same blocks). Each block is compared with the pooled share of the kept blocks in the ``b``
+    minutes before it — trailing only, so the verdict on a block never depends on later data —
+    with a binomial z-test widened by ``rho_min``; anomalous blocks are not kept, so they don't
+    feed later references either. The key's own current window is never in its baseline anyway;
+    this removes *earlier* excursions, alerted or not.
+    """
+    if not s.clean_baseline_alpha:
+        return valid
+    offset = (-t0) % w
+    nb = (len(n) - offset) // w
+    if nb < 2:
+        return valid
+    cut = slice(offset, offset + nb * w)
+    bn = n[cut].reshape(nb, w).sum(axis=1)
+    bx = x[cut].reshape(nb, w).sum(axis=1)
+    keep: np.ndarray = np.asarray(valid[cut].reshape(nb, w).all(axis=1), dtype=bool)
+    span = max(1, b // w)
+    z_crit = float(stats.norm.isf(s.clean_baseline_alpha))
+    kn = np.zeros(nb + 1)
+    kx = np.zeros(nb + 1)
+    for i in range(nb):
+        lo = max(0, i - span)
+        ref_n = kn[i] - kn[lo]
+        if keep[i] and ref_n > 0 and bn[i] >= s.min_neg:
+            p = min(max((kx[i] - kx[lo]) / ref_n, s.share_floor), 1 - 1e-9)
+            var = bn[i] * p * (1 - p) * (1 + (bn[i] - 1) * s.rho_min)
+            z = (bx[i] - bn[i] * p) / np.sqrt(var)
+            if z > z_crit and bx[i] >= bn[i] * p * s.resolve_lift:
+                keep[i] = False
+        kn[i + 1] = kn[i] + (bn[i] if keep[i] else 0)
+        kx[i + 1] = kx[i] + (bx[i] if keep[i] else 0)
+    trimmed = valid.copy()
+    trimmed[cut] &= np.repeat(keep, w)
+    return trimmed
 
 
 def _cum(a: np.ndarray) -> np.ndarray:

@@ -151,6 +151,7 @@ def save_head(model: PooledClassifier, folder: Path) -> None:
         for k, v in model.classifier.state_dict().items()
     }
     save_file(tensors, str(folder / HEAD_FILE), metadata={"format": "pt"})
+    (folder / HEAD_FILE).chmod(0o644)
 
 
 def load_head(model: PooledClassifier, folder: Path) -> None:

@@ -81,3 +81,31 @@ def held_out_report(clf: Any, examples: list[Example], source: str) -> dict[str,
 
 def labels_line(counts: dict[str, int]) -> str:
     return " / ".join(str(counts.get(label, 0)) for label in LABELS)
+
+
+def refresh(folder: Path, eval_path: Path) -> dict[str, Any]:
+    """Re-score a trained folder and rewrite its ``metrics.json`` and model card (keeps the
+    training summary): ``python -m models.report FOLDER [EVAL_CSV]``."""
+    from models.model_card import write_model_card
+    from models.transformer import TransformerClassifier
+    from pipeline.settings import ModelSettings
+
+    old = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    clf = TransformerClassifier.from_folder(folder, ModelSettings(device="cpu"), cpu_bf16=False)
+    try:
+        source = str(eval_path.resolve().relative_to(MODELS_DIR.parent))
+    except ValueError:
+        source = str(eval_path)
+    metrics = held_out_report(clf, load_many([eval_path]), source)
+    metrics["training"] = old.get("training", {})
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_model_card(folder, metrics)
+    return metrics
+
+
+if __name__ == "__main__":  # pragma: no cover - a maintenance entry point
+    import sys
+
+    target = Path(sys.argv[1])
+    data = Path(sys.argv[2]) if len(sys.argv) > 2 else MODELS_DIR / "data" / "blind.csv"
+    print(json.dumps({k: v for k, v in refresh(target, data).items() if k != "corpus"})[:2000])
