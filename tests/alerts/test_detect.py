@@ -98,7 +98,7 @@ def test_short_history_does_not_storm() -> None:
 def test_excluded_periods_are_left_out_of_the_baseline(week: pd.DataFrame) -> None:
     bad_start = T0 + pd.Timedelta(days=3)
     frame = plant(week, bad_start, 600, share=0.9)
-    det = Detector()
+    det = Detector(DetectorSettings(clean_baseline_alpha=0))  # explicit exclusion only
     plain = det.evaluate(frame, END)
     period = (bad_start.to_pydatetime(), (bad_start + 600 * MIN).to_pydatetime())
     excluded = det.evaluate(frame, END, exclude=[period])
@@ -110,6 +110,20 @@ def test_excluded_periods_are_left_out_of_the_baseline(week: pd.DataFrame) -> No
     # An open period (ongoing alert) excludes everything from its start.
     ongoing = det.evaluate(frame, END, exclude=[(bad_start.to_pydatetime(), None)])
     assert ongoing.baseline_minutes == (bad_start - (END - 15 * MIN - pd.Timedelta(days=7))) / MIN
+
+
+def test_a_missed_episode_leaves_the_baseline_by_itself(week: pd.DataFrame) -> None:
+    # Ten hours at 90 % negative three days ago that no alert recorded (say the detector was
+    # down): the clean baseline leaves it out anyway, so a later, milder episode still fires.
+    bad_start = T0 + pd.Timedelta(days=3)
+    frame = plant(week, bad_start, 600, share=0.9)
+    frame = plant(frame, END - 40 * MIN, 40, share=0.5)
+    raw = Detector(DetectorSettings(clean_baseline_alpha=0)).evaluate(frame, END, n_tests=20)
+    clean = Detector().evaluate(frame, END, n_tests=20)
+    assert raw.baseline_share > 0.235 and clean.baseline_share == pytest.approx(0.2, abs=0.012)
+    assert clean.rho < raw.rho / 10  # the missed episode had blown up the over-dispersion
+    assert clean.is_spike, clean
+    assert not raw.is_spike  # without the clean baseline the key was blind to it
 
 
 def test_window_is_the_latest_closed_one_in_utc(week: pd.DataFrame) -> None:
