@@ -17,7 +17,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -160,15 +160,39 @@ def _ratio(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
+HEADLINE = ("recall", "precision", "median_delay_min", "false_alarms_per_key_day")
+
+
 def main(
     n_keys: int = 40,
     days: float = 7.0,
     seed: int = 0,
     settings: AlertSettings | None = None,
     history_days: float = 7.0,
+    confusion: tuple[tuple[float, float, float], ...] | None = None,
+    copy_bursts_per_day: float = 3.0,
+    weekend_factor: float = 0.35,
 ) -> dict[str, Any]:
-    """Run the bench with progress lines on stdout and the JSON result as the last line."""
-    cfg = SimulationConfig(n_keys=n_keys, days=days, seed=seed, history_days=history_days)
-    result = run_bench(cfg, settings, progress=lambda m: print(m, flush=True))
-    print(json.dumps(result), flush=True)
-    return result
+    """Run the bench in both settings — *realistic* (classifier confusion, syndicated copies,
+    weekends) and *clean* (none of them) — with progress lines on stdout and one JSON line
+    last: ``{"realistic": {...}, "clean": {...}}``, each with the headline figures first."""
+    clean_cfg = SimulationConfig(n_keys=n_keys, days=days, seed=seed, history_days=history_days)
+    real_cfg = replace(
+        clean_cfg,
+        confusion=confusion,
+        copy_bursts_per_day=copy_bursts_per_day,
+        weekend_factor=weekend_factor,
+    )
+    out: dict[str, Any] = {}
+    for name, cfg in (("realistic", real_cfg), ("clean", clean_cfg)):
+        print(f"-- {name} setting", flush=True)
+        result = run_bench(cfg, settings, progress=lambda m: print(m, flush=True))
+        result["params"]["realistic"] = {
+            "confusion": [list(r) for r in cfg.confusion] if cfg.confusion else None,
+            "copy_bursts_per_day": cfg.copy_bursts_per_day,
+            "copy_size": list(cfg.copy_size),
+            "weekend_factor": cfg.weekend_factor,
+        }
+        out[name] = {k: result[k] for k in HEADLINE} | result
+    print(json.dumps(out), flush=True)
+    return out

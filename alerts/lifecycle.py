@@ -20,8 +20,9 @@ periods are handed back to the detector so an episode never becomes its own base
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,12 +63,145 @@ class TickReport:
     silenced: list[str] = field(default_factory=list)
 
 
-def top_words(articles: Sequence[dict[str, Any]], k: int = 8) -> list[list[Any]]:
-    """The explanation tokens that recur across the top negative articles, strongest first."""
+# Words that carry no evidence on their own: they rank high in gradient × input because every
+# sentence has them, not because they made it negative.
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "after",
+        "against",
+        "all",
+        "also",
+        "amid",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "before",
+        "being",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "may",
+        "more",
+        "most",
+        "much",
+        "no",
+        "nor",
+        "not",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "out",
+        "over",
+        "own",
+        "per",
+        "said",
+        "says",
+        "she",
+        "should",
+        "since",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "us",
+        "very",
+        "via",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
+)
+_EDGE = re.compile(r"^[^\w$]+|[^\w]+$")
+
+
+def key_words(key: str) -> set[str]:
+    """The lowercased name tokens of a series key's entity and source parts (``entity:ACME/…``
+    → {"acme"}): an alert about Acme learns nothing from the word "Acme"."""
+    out: set[str] = set()
+    for part in key.split("/"):
+        kind, _, value = part.partition(":")
+        if kind in ("entity", "source"):
+            out.update(t for t in re.split(r"[^\w]+", value.lower()) if t)
+    return out
+
+
+def top_words(
+    articles: Sequence[dict[str, Any]], k: int = 8, exclude: Iterable[str] = ()
+) -> list[list[Any]]:
+    """The explanation words that recur across the top negative articles, strongest first,
+    without stop words, punctuation, numbers and ``exclude`` (the alerted entity's names)."""
+    skip = {w.lower().lstrip("$") for w in exclude}
     weights: dict[str, float] = defaultdict(float)
     for a in articles:
         for token, weight in a.get("explanation") or ():
-            weights[str(token).lower()] += float(weight)
+            word = _EDGE.sub("", str(token).lower()).lstrip("$")
+            if not word or not any(ch.isalpha() for ch in word):
+                continue
+            if word in STOP_WORDS or word in skip or word.removesuffix("'s") in skip:
+                continue
+            weights[word] += float(weight)
     ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
     return [[w, round(v, 4)] for w, v in ranked]
 
@@ -83,12 +217,14 @@ class Lifecycle:
         channels_for: ChannelsFor,
         article_lookup: ArticleLookup | None = None,
         detector: Detector | None = None,
+        key_terms: Callable[[str], Iterable[str]] | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.detector = detector or Detector(settings.detector)
         self.channels_for = channels_for
         self.article_lookup = article_lookup
+        self.key_terms = key_terms  # a key's entity names, aliases and tickers (watchlist)
 
     # -- loading ----------------------------------------------------------------------------
     def _candidates(self, conn: Connection, now: datetime) -> list[str]:
@@ -199,7 +335,13 @@ class Lifecycle:
             except Exception as exc:  # evidence is best effort; the alert itself is not
                 log.warning("could not load evidence articles for %s: %s", det.key, exc)
         ev["top_articles"] = tops
-        ev["top_words"] = top_words(tops)
+        names = key_words(det.key)
+        if self.key_terms is not None:
+            try:
+                names |= {t.lower() for t in self.key_terms(det.key)}
+            except Exception as exc:  # evidence is best effort
+                log.warning("could not load the names of %s: %s", det.key, exc)
+        ev["top_words"] = top_words(tops, exclude=names)
         return dict(jsonable(ev))
 
     def _apply(self, key: str, det: Detection, now: datetime, report: TickReport) -> None:

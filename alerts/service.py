@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +49,7 @@ class AlertService:
         notifiers: Mapping[str, Notifier],
         *,
         article_lookup: ArticleLookup | None = None,
+        key_terms: Callable[[str], Iterable[str]] | None = None,
         extra_jobs: tuple[ExtraJob, ...] = (),
         holder: str | None = None,
     ) -> None:
@@ -62,6 +63,7 @@ class AlertService:
             settings,
             channels_for=notify.channels_for,
             article_lookup=article_lookup,
+            key_terms=key_terms,
         )
         self.extra_jobs = extra_jobs
         self._scheduler: BackgroundScheduler | None = None

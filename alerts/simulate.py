@@ -15,6 +15,18 @@ news does and that a naive detector mistakes for a spike:
 
 ``stationary`` keys have the same ingredients without spikes; ``sparse`` keys are stationary
 with 1–8 articles per window, to check that tiny volumes don't produce alerts.
+
+The *realistic* setting of the bench adds what real streams do to a detector that the clean
+setting leaves out:
+
+* **syndication**: several times a day a story arrives as 4–10 identical copies within a few
+  minutes (``copy_bursts_per_day``);
+* **classifier error**: every article's label is drawn through a confusion matrix (rows: true
+  negative / neutral / positive; columns: the label the classifier gives), and the copies of one
+  story share one drawn label — the same text gets the same answer;
+* **weekends**: volume on Saturdays and Sundays is multiplied by ``weekend_factor``.
+
+Planted episodes are defined on the *true* labels; the detector sees the observed ones.
 """
 
 from __future__ import annotations
@@ -82,6 +94,12 @@ class SimulationConfig:
     bursts_per_day: float = 4.0
     burst_size: tuple[float, float] = (0.2, 0.6)  # mean burst size as a fraction of window n
     burst_cohesion: float = 0.7  # share of a burst's articles that take the burst's label
+    # realistic setting (all off = the clean setting)
+    copy_bursts_per_day: float = 0.0
+    copy_size: tuple[int, int] = (4, 10)
+    copy_spread_min: int = 10
+    weekend_factor: float = 1.0
+    confusion: tuple[tuple[float, float, float], ...] | None = None  # rows true neg/neu/pos
 
 
 def _kinds(cfg: SimulationConfig) -> list[str]:
@@ -93,19 +111,22 @@ def _kinds(cfg: SimulationConfig) -> list[str]:
 
 def simulate(cfg: SimulationConfig) -> list[SimulatedKey]:
     """Generate ``cfg.n_keys`` streams; deterministic for a given config (seeded)."""
-    rng = np.random.default_rng(cfg.seed)
     total_min = round((cfg.history_days + cfg.days) * MINUTES_PER_DAY)
     index = pd.date_range(cfg.start, periods=total_min, freq="min", name="bucket_start")
     out: list[SimulatedKey] = []
     for i, kind in enumerate(_kinds(cfg)):
         key = f"{'entity' if kind == 'sparse' else 'topic'}:sim{i:03d}"
-        out.append(_one_key(cfg, rng, key, kind, index))
+        # one generator per key, and another for the realistic effects, so the clean and the
+        # realistic setting of one seed plant the same episodes in the same keys
+        rng = np.random.default_rng([cfg.seed, i])
+        out.append(_one_key(cfg, rng, np.random.default_rng([cfg.seed, i, 1]), key, kind, index))
     return out
 
 
 def _one_key(
     cfg: SimulationConfig,
     rng: np.random.Generator,
+    effects: np.random.Generator,
     key: str,
     kind: str,
     index: pd.DatetimeIndex,
@@ -132,10 +153,23 @@ def _one_key(
     n = rng.poisson(lam)
     neg = rng.binomial(n, p)
     _add_bursts(cfg, rng, n, neg, share, lam * w)
+    if cfg.weekend_factor != 1.0:  # thin weekend minutes (a separate generator: see above)
+        f = np.where(index.day_of_week.to_numpy() >= 5, min(cfg.weekend_factor, 1.0), 1.0)
+        kept_neg = effects.binomial(neg, f)
+        n = kept_neg + effects.binomial(n - neg, f)
+        neg = kept_neg
 
     pos_frac = rng.uniform(0.3, 0.6)
     pos = rng.binomial(n - neg, pos_frac)
     neu = n - neg - pos
+    true_n, true_neg = n.copy(), neg.copy()  # planted episodes are defined on these
+    true_counts = np.stack([neg, neu, pos])
+    if cfg.confusion is not None:
+        true_counts = _observe(true_counts, np.asarray(cfg.confusion, dtype=float), effects)
+    if cfg.copy_bursts_per_day:
+        _add_copies(cfg, effects, true_counts, share, pos_frac)
+    neg, neu, pos = true_counts
+    n = neg + neu + pos
     score = (pos - neg) * 0.8 + rng.normal(0.0, 0.05, total) * np.sqrt(n)
     frame = pd.DataFrame(
         {"n": n, "n_neg": neg, "n_neu": neu, "n_pos": pos, "score_sum": score}, index=index
@@ -148,8 +182,8 @@ def _one_key(
             factor=factor,
             base_share=share,
             spike_share=min(0.95, share * factor),
-            window_n=float(n[s:e].sum()) * w / (e - s),
-            realized_share=float(neg[s:e].sum()) / max(int(n[s:e].sum()), 1),
+            window_n=float(true_n[s:e].sum()) * w / (e - s),
+            realized_share=float(true_neg[s:e].sum()) / max(int(true_n[s:e].sum()), 1),
         )
         for s, e, factor, _ in spikes
     )
@@ -199,3 +233,46 @@ def _add_bursts(
         labels = rng.random(size) < p_neg
         np.add.at(n, minutes, 1)
         np.add.at(neg, minutes[labels], 1)
+
+
+def _observe(counts: np.ndarray, confusion: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Per-minute true (neg, neu, pos) counts → the counts a classifier with ``confusion`` gives."""
+    rows = confusion / confusion.sum(axis=1, keepdims=True)
+    out = np.zeros_like(counts)
+    for c in range(3):
+        left = counts[c].copy()
+        rest = 1.0
+        for o in range(2):
+            p = min(max(rows[c, o] / rest, 0.0), 1.0) if rest > 1e-12 else 0.0
+            drawn = rng.binomial(left, p)
+            out[o] += drawn
+            left -= drawn
+            rest -= rows[c, o]
+        out[2] += left
+    return out
+
+
+def _add_copies(
+    cfg: SimulationConfig,
+    rng: np.random.Generator,
+    counts: np.ndarray,
+    share: float,
+    pos_frac: float,
+) -> None:
+    """Syndication: a story as 4–10 identical copies within minutes, one label for all of them
+    (drawn through the confusion matrix once, when there is one). Added in place."""
+    total = counts.shape[1]
+    count = int(rng.poisson(cfg.copy_bursts_per_day * total / MINUTES_PER_DAY))
+    rows = None
+    if cfg.confusion is not None:
+        m = np.asarray(cfg.confusion, dtype=float)
+        rows = m / m.sum(axis=1, keepdims=True)
+    true_p = np.array([share, (1 - share) * (1 - pos_frac), (1 - share) * pos_frac])
+    for _ in range(count):
+        size = int(rng.integers(cfg.copy_size[0], cfg.copy_size[1] + 1))
+        start = int(rng.integers(0, max(total - cfg.copy_spread_min, 1)))
+        label = int(rng.choice(3, p=true_p))
+        if rows is not None:
+            label = int(rng.choice(3, p=rows[label]))
+        minutes = rng.integers(start, start + cfg.copy_spread_min, size)
+        np.add.at(counts[label], minutes, 1)

@@ -61,11 +61,36 @@ def build_alert_service(engine: Engine, settings: Settings, holder: str | None =
         settings.notify,
         build_notifiers(settings.notify),
         article_lookup=lambda key, start, end, k: top_negative(engine, key, start, end, k),
+        key_terms=_watchlist_terms(settings),
         extra_jobs=(
             ExtraJob("retention", lambda: apply_retention(engine, settings.retention), 3600.0),
         ),
         holder=holder,
     )
+
+
+def _watchlist_terms(settings: Settings) -> Callable[[str], list[str]]:
+    """A series key → the name, alias and ticker words of its watchlist entity (for evidence)."""
+    from models.entities import Watchlist
+
+    path = settings.tagging.watchlist
+    watchlist = Watchlist.load(path) if path else None
+
+    def terms(key: str) -> list[str]:
+        out: list[str] = []
+        for part in key.split("/"):
+            kind, _, value = part.partition(":")
+            if kind != "entity" or watchlist is None:
+                continue
+            try:
+                e = watchlist[value]
+            except KeyError:
+                continue
+            for name in (e.name, *e.aliases, *e.tickers):
+                out.extend(w for w in name.replace("'", " ").split() if w)
+        return out
+
+    return terms
 
 
 def _close_quietly(close: Callable[..., Any], **kwargs: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -47,8 +48,9 @@ def test_bench_reports_the_agreed_keys() -> None:
         assert key in result
     assert result["params"]["keys"] == 4
     assert result["spikes"] > 0
-    assert 0.0 <= result["recall"] <= 1.0
-    assert result["false_alarms_per_key_day"] >= 0
+    detected = result["recall"] * result["spikes"]
+    assert 0.0 <= result["recall"] <= 1.0 and detected == pytest.approx(round(detected))
+    assert result["false_alarms"] == round(result["false_alarms_per_key_day"] * 4 * TINY.days)
     assert len(lines) == 1 + TINY.n_keys
     json.dumps(result)
 
@@ -69,11 +71,43 @@ def test_cli_prints_json_last(capsys: pytest.CaptureFixture[str]) -> None:
     assert args.func(args, Settings()) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) > 1  # progress first
-    result = json.loads(lines[-1])
-    for key in KEYS:
-        assert key in result
-    assert result["params"]["days"] == 0.25
-    assert np.isfinite(result["runtime_s"])
+    both = json.loads(lines[-1])
+    assert set(both) == {"realistic", "clean"}
+    for result in both.values():
+        for key in KEYS:
+            assert key in result
+        assert result["params"]["days"] == 0.25
+        assert np.isfinite(result["runtime_s"])
+    realistic = both["realistic"]["params"]["realistic"]
+    assert realistic["copy_bursts_per_day"] == 3.0 and len(realistic["confusion"]) == 3
+    assert both["clean"]["params"]["realistic"]["confusion"] is None
+
+
+def test_realistic_setting_adds_copies_and_classifier_error() -> None:
+    confusion = ((0.7, 0.2, 0.1), (0.1, 0.8, 0.1), (0.05, 0.15, 0.8))
+    clean = simulate(TINY)
+    real = simulate(replace(TINY, confusion=confusion, copy_bursts_per_day=6.0))
+    for c, r in zip(clean, real, strict=True):
+        assert c.spikes == r.spikes  # episodes are planted on the true labels
+        assert r.frame["n"].sum() > c.frame["n"].sum()  # syndicated copies added
+        assert (r.frame["n_neg"] + r.frame["n_neu"] + r.frame["n_pos"] == r.frame["n"]).all()
+    # the classifier's false negatives dilute the negative share of a spiky key
+    spiky_c = next(k for k in clean if k.kind == "spiky")
+    spiky_r = next(k for k in real if k.kind == "spiky")
+    share_c = spiky_c.frame["n_neg"].sum() / spiky_c.frame["n"].sum()
+    share_r = spiky_r.frame["n_neg"].sum() / spiky_r.frame["n"].sum()
+    assert share_r != pytest.approx(share_c, abs=1e-3)
+
+
+def test_confusion_flag_reads_a_metrics_file(tmp_path: object) -> None:
+    from pathlib import Path
+
+    m = Path(str(tmp_path)) / "metrics.json"
+    m.write_text(json.dumps({"confusion_matrix": {"matrix": [[8, 1, 1], [1, 8, 1], [0, 1, 9]]}}))
+    assert alert_cmds.load_confusion(str(m))[2] == (0.0, 1.0, 9.0)
+    assert len(alert_cmds.load_confusion(None)) == 3  # the shipped model card's matrix
+    with pytest.raises(ConfigError):
+        alert_cmds.load_confusion("[[1, 2], [3, 4]]")
 
 
 def test_cli_rejects_bad_flags() -> None:

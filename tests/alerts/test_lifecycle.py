@@ -318,3 +318,16 @@ def test_a_live_tick_says_what_the_detector_says_on_the_full_history(engine: Eng
         history_start=first,
     )
     assert live.as_dict() == reference.as_dict()
+
+
+def test_evidence_words_leave_out_stop_words_numbers_and_the_entitys_names() -> None:
+    from alerts.lifecycle import key_words, top_words
+
+    tops = [
+        {"explanation": [["Acme", 0.9], ["the", 0.8], ["probe", 0.7], ["$ACME", 0.6]]},
+        {"explanation": [["Acme's", 0.5], ["12%", 0.5], [",", 0.4], ["subpoena", 0.3]]},
+        {"explanation": [["Widgets", 0.5], ["probe", 0.2]]},
+    ]
+    names = key_words("entity:ACME/topic:litigation_regulation") | {"widgets"}
+    assert names == {"acme", "widgets"}
+    assert [w for w, _ in top_words(tops, exclude=names)] == ["probe", "subpoena"]
