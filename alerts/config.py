@@ -8,6 +8,8 @@ The defaults are the ones ``finsentry bench alerts`` measures; ``alerts/README.m
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -72,6 +74,9 @@ class AlertSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     detector: DetectorSettings = DetectorSettings()
+    # What the detector counts: distinct stories (syndicated copies of one story count once)
+    # or every article.
+    count: Literal["stories", "articles"] = "stories"
     interval_s: int = Field(default=60, ge=1)  # how often the scheduler evaluates every key
     # K: an alert resolves after this many consecutive evaluations whose window is normal
     resolve_after_windows: int = Field(default=5, ge=1)

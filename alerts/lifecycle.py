@@ -44,6 +44,29 @@ log = logging.getLogger(__name__)
 RULE = "neg_spike"
 SERIES_COLUMNS = ["n", "n_neg", "n_neu", "n_pos", "score_sum"]
 
+
+def volume_column(count: str) -> Any:
+    """The column that counts the detector's units (stories or articles) per bucket."""
+    return sentiment_series.c.s_n if count == "stories" else sentiment_series.c.n
+
+
+def counted_columns(count: str) -> list[Any]:
+    """The series columns the detector reads, named as it expects (``n``, ``n_neg``, …): the
+    story counts (``s_*``) or the article counts. Every loader of detector frames uses this."""
+    c = sentiment_series.c
+    if count == "stories":
+        return [
+            c.series_key,
+            c.bucket_start,
+            c.s_n.label("n"),
+            c.s_neg.label("n_neg"),
+            c.s_neu.label("n_neu"),
+            c.s_pos.label("n_pos"),
+            c.score_sum,
+        ]
+    return [c.series_key, c.bucket_start, c.n, c.n_neg, c.n_neu, c.n_pos, c.score_sum]
+
+
 # Evidence articles: (key, window start, window end) -> top negative articles, JSON-ready.
 ArticleLookup = Callable[[str, datetime, datetime, int], list[dict[str, Any]]]
 ChannelsFor = Callable[[Any], Sequence[str]]
@@ -237,7 +260,7 @@ class Lifecycle:
                 sentiment_series.c.bucket_start < end.to_pydatetime(),
             )
             .group_by(sentiment_series.c.series_key)
-            .having(func.sum(sentiment_series.c.n) >= self.settings.detector.min_n)
+            .having(func.sum(volume_column(self.settings.count)) >= self.settings.detector.min_n)
         ).scalars()
         open_ = conn.execute(
             select(alerts.c.series_key).where(alerts.c.status == "firing", alerts.c.rule == RULE)
@@ -253,7 +276,7 @@ class Lifecycle:
         for i in range(0, len(keys), 500):
             chunk = list(keys[i : i + 500])
             rows = conn.execute(
-                select(sentiment_series)
+                select(*counted_columns(self.settings.count))
                 .where(
                     sentiment_series.c.series_key.in_(chunk),
                     sentiment_series.c.bucket_start >= since,

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from alerts.config import AlertSettings
 from alerts.detect import Detector, detect_series, replay
+from alerts.lifecycle import counted_columns, volume_column
 from pipeline.query import SERIES_COLUMNS
 from pipeline.store.schema import sentiment_series
 
@@ -27,6 +28,7 @@ def _frames(
     since: datetime,
     until: datetime,
     min_n: int,
+    count: str = "stories",
 ) -> tuple[dict[str, pd.DataFrame], dict[str, datetime]]:
     with engine.connect() as conn:
         if keys is None:
@@ -36,14 +38,14 @@ def _frames(
                     .where(sentiment_series.c.bucket_start < until)
                     .group_by(sentiment_series.c.series_key)
                     .having(func.max(sentiment_series.c.n) > 0)
-                    .having(func.sum(sentiment_series.c.n) >= min_n)
+                    .having(func.sum(volume_column(count)) >= min_n)
                 ).scalars()
             )
         frames: dict[str, pd.DataFrame] = {}
         first: dict[str, datetime] = {}
         for key in keys:
             rows = conn.execute(
-                select(sentiment_series)
+                select(*counted_columns(count))
                 .where(
                     sentiment_series.c.series_key == key,
                     sentiment_series.c.bucket_start >= since,
@@ -79,7 +81,7 @@ def backtest(
     d = settings.detector
     # the first tick's windows (the confirmation window included) and their baselines
     lookback = Detector(d).lookback.to_pytimedelta()
-    frames, first = _frames(engine, keys, since - lookback, until, d.min_n)
+    frames, first = _frames(engine, keys, since - lookback, until, d.min_n, settings.count)
     ticks = pd.date_range(since, until, freq=step, inclusive="left")
     columns = [
         "series_key",

@@ -29,8 +29,11 @@ from pipeline.store.schema import (
     articles,
     sentiment_series,
     sentiments,
+    stories,
+    story_keys,
 )
 from pipeline.store.writer import sentiment_row, series_rows, upsert_series
+from pipeline.stories import HORIZON
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +207,11 @@ def apply_retention(
                     conn.execute(delete(child).where(child.c.article_id.in_(old)))
                 res = conn.execute(delete(articles).where(articles.c.published_at < cutoff))
                 report.articles_deleted = res.rowcount or 0
+                # stories older than the horizon can't gain copies; their series counts stay
+                stale = cutoff - HORIZON
+                gone = select(stories.c.story_id).where(stories.c.first_seen < stale)
+                conn.execute(delete(story_keys).where(story_keys.c.story_id.in_(gone)))
+                conn.execute(delete(stories).where(stories.c.first_seen < stale))
             if policy.series_days is not None:
                 cutoff = now - timedelta(days=policy.series_days)
                 res = conn.execute(

@@ -99,12 +99,14 @@ def articles(
     until: datetime | None = None,
     label: str | None = None,
     limit: int = 50,
+    stories: bool = False,
 ) -> pd.DataFrame:
     """The articles behind a series point, newest first, with their current sentiment.
 
     ``key`` uses the series grammar (``all``, ``source:X``, ``topic:X``, ``entity:X``,
     ``entity:X/topic:Y``). Columns: id, published_at, source, title, label, score, p_neg,
-    p_neu, p_pos, model_version, explanation.
+    p_neu, p_pos, model_version, explanation, story_id, copies. With ``stories``, one row per
+    story (its newest article) and ``copies`` = how many of its articles matched.
     """
     from sqlalchemy import and_, func
 
@@ -122,6 +124,7 @@ def articles(
         sentiments.c.p_pos,
         sentiments.c.model_version,
         sentiments.c.explanation,
+        articles.c.story_id,
     ]
     stmt = select(*cols).join(
         sentiments, and_(sentiments.c.article_id == articles.c.id, sentiments.c.is_current)
@@ -150,11 +153,16 @@ def articles(
         stmt = stmt.where(articles.c.published_at < until)
     if label is not None:
         stmt = stmt.where(sentiments.c.label == label)
-    stmt = stmt.order_by(articles.c.published_at.desc(), articles.c.id).limit(limit)
+    fetch = limit * 10 if stories else limit  # copies collapse: read deeper, keep `limit`
+    stmt = stmt.order_by(articles.c.published_at.desc(), articles.c.id).limit(fetch)
     with engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
     frame = pd.DataFrame(rows, columns=[c.name for c in cols])
     frame["published_at"] = pd.to_datetime(frame["published_at"], utc=True)
+    story = frame["story_id"].where(frame["story_id"].notna(), frame["id"])
+    frame["copies"] = story.map(story.value_counts()).astype("int64")
+    if stories:
+        frame = frame[~story.duplicated()].head(limit).reset_index(drop=True)
     return frame
 
 
@@ -164,7 +172,9 @@ def top_negative(
     """The ``k`` most negative articles behind ``key`` in ``[start, end)``, JSON-ready, with
     the explanation tokens stored for them: the evidence an alert carries."""
     frame = articles(engine, key, start, end, label="negative", limit=500)
-    frame = frame.sort_values(["score", "id"]).head(k)
+    frame = frame.sort_values(["score", "id"])
+    story = frame["story_id"].where(frame["story_id"].notna(), frame["id"])
+    frame = frame[~story.duplicated()].head(k)  # distinct stories: the most negative copy
     records: list[dict[Any, Any]] = frame.to_dict("records")
     return [
         {
@@ -174,6 +184,7 @@ def top_negative(
             "published_at": r["published_at"].isoformat(),
             "score": round(float(r["score"]), 4),
             "explanation": r["explanation"] or [],
+            "copies": int(r["copies"]),
         }
         for r in records
     ]

@@ -119,11 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = settings_from_args(args)
+        configured = bool(logging.root.handlers)  # a host (tests, an app) owns logging already
         logging.basicConfig(
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
+        if not configured and settings.log_level.upper() != "DEBUG":
+            for handler in logging.root.handlers:
+                handler.addFilter(_one_line_exceptions)
         for noisy in ("kafka", "apscheduler.executors", "httpx", "alembic.runtime"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         rc: int = args.func(args, settings)
@@ -145,6 +149,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         logging.getLogger("finsentry").debug("unexpected error", exc_info=True)
         return _fail(f"unexpected {type(exc).__name__}: {exc}", code=1)
+
+
+def _one_line_exceptions(record: logging.LogRecord) -> bool:
+    """Below DEBUG, a logged exception (ours or a library's) is one line, not a traceback."""
+    if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+    return True
 
 
 def _fail(exc: object, code: int = 2) -> int:

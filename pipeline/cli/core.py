@@ -47,7 +47,9 @@ def register(cli: CliRegistry) -> None:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--nonempty", action="store_true", help="leave out buckets with no articles")
 
-    p = cli.add("articles", cmd_articles, "the articles behind a series, newest first")
+    p = cli.add(
+        "articles", cmd_articles, "the stories behind a series, newest first, with copy counts"
+    )
     p.add_argument("--key", default="all", help="series key: all, source:X, topic:X, entity:X")
     p.add_argument("--since", default="24h", help="24h, 7d or an ISO time (default 24h)")
     p.add_argument("--until", default=None, help="ISO time or duration ago (default now)")
@@ -154,14 +156,16 @@ def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_current(settings.store.url)
     try:
         require_key(engine, args.key)
-        frame = articles(engine, args.key, since, until, label=args.label, limit=args.limit)
+        frame = articles(
+            engine, args.key, since, until, label=args.label, limit=args.limit, stories=True
+        )
     finally:
         engine.dispose()
     frame["why"] = frame.pop("explanation").map(
         lambda e: " ".join(str(t[0]) for t in e[:5]) if isinstance(e, list) else ""
     )
     if args.format == "table":
-        frame = frame[["published_at", "source", "label", "score", "title", "why"]]
+        frame = frame[["published_at", "source", "label", "score", "copies", "title", "why"]]
         frame["title"] = frame["title"].str.slice(0, 70)
         frame = frame.set_index("published_at")
     else:

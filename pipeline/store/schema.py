@@ -47,7 +47,32 @@ articles = Table(
     Column("kafka_topic", String(255), nullable=True),
     Column("kafka_partition", Integer, nullable=True),
     Column("kafka_offset", BigInteger, nullable=True),
+    # syndicated copies and near-copies of one story share it (pipeline/stories.py)
+    Column("story_id", String(64), nullable=True),
     Index("ix_articles_published_at", "published_at"),
+    Index("ix_articles_story_id", "story_id"),
+)
+
+# One row per story: its first sighting, its normalised text (to verify near matches) and the
+# MinHash bands its copies are looked up by.
+stories = Table(
+    "stories",
+    metadata,
+    Column("story_id", String(64), primary_key=True),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("text", Text, nullable=False),
+    *(Column(f"band{i}", Integer, nullable=False) for i in range(8)),
+    Index("ix_stories_first_seen", "first_seen"),
+    *(Index(f"ix_stories_band{i}", f"band{i}") for i in range(8)),
+)
+
+# Which series each story has been counted in: a story moves a key's story counts once, at its
+# first article that carries the key, however many copies follow.
+story_keys = Table(
+    "story_keys",
+    metadata,
+    Column("story_id", String(64), primary_key=True),
+    Column("series_key", String(300), primary_key=True),
 )
 
 sentiments = Table(
@@ -109,6 +134,11 @@ sentiment_series = Table(
     Column("n_neu", Integer, nullable=False, default=0),
     Column("n_pos", Integer, nullable=False, default=0),
     Column("score_sum", Float, nullable=False, default=0.0),
+    # the same counts over distinct stories (a story counts once per key, at its first article)
+    Column("s_n", Integer, nullable=False, default=0, server_default="0"),
+    Column("s_neg", Integer, nullable=False, default=0, server_default="0"),
+    Column("s_neu", Integer, nullable=False, default=0, server_default="0"),
+    Column("s_pos", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_sentiment_series_bucket_start", "bucket_start"),
 )
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,7 +29,10 @@ from pipeline.store.schema import (
     articles,
     sentiment_series,
     sentiments,
+    stories,
+    story_keys,
 )
+from pipeline.stories import BANDS, HORIZON, Known, Signature, match, signature
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +51,37 @@ def series_rows(
     ingested_at: datetime | None = None,
     sign: int = 1,
     entity_topic: bool = True,
+    new_story_keys: set[tuple[str, str]] | None = None,
+    story_of: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Aggregate per (key, bucket) increments; ``sign=-1`` builds decrements (rescoring)."""
-    acc: dict[tuple[str, datetime], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])
-    for item in items:
+    """Aggregate per (key, bucket) increments; ``sign=-1`` builds decrements (rescoring).
+
+    Story counts (``s_*``) move only for the (story, key) pairs in ``new_story_keys``, once
+    each, at the earliest of ``items`` that carries the pair; without them they stay put.
+    """
+    acc: dict[tuple[str, datetime], list[float]] = defaultdict(
+        lambda: [0, 0, 0, 0, 0.0, 0, 0, 0, 0]
+    )
+    pending = set(new_story_keys or ())
+    story_of = story_of or {}
+    for item in sorted(items, key=lambda it: (it.article.published_at, it.article.id)):
         bucket = bucket_of(item.article.published_at, ingested_at or item.article.published_at)
         label = item.prediction.label
+        lab = (label == "negative", label == "neutral", label == "positive")
+        story = story_of.get(item.article.id)
         for key in keys_for(item, entity_topic):
             a = acc[(key, bucket)]
             a[0] += 1
-            a[1] += label == "negative"
-            a[2] += label == "neutral"
-            a[3] += label == "positive"
+            a[1] += lab[0]
+            a[2] += lab[1]
+            a[3] += lab[2]
             a[4] += item.prediction.score
+            if story is not None and (story, key) in pending:
+                pending.discard((story, key))
+                a[5] += 1
+                a[6] += lab[0]
+                a[7] += lab[1]
+                a[8] += lab[2]
     return [
         {
             "series_key": k,
@@ -70,6 +91,10 @@ def series_rows(
             "n_neu": sign * int(a[2]),
             "n_pos": sign * int(a[3]),
             "score_sum": sign * float(a[4]),
+            "s_n": sign * int(a[5]),
+            "s_neg": sign * int(a[6]),
+            "s_neu": sign * int(a[7]),
+            "s_pos": sign * int(a[8]),
         }
         for (k, b), a in sorted(acc.items())
     ]
@@ -87,6 +112,10 @@ def upsert_series(conn: Any, dialect: str, rows: list[dict[str, Any]]) -> None:
             "n_neu": sentiment_series.c.n_neu + stmt.excluded.n_neu,
             "n_pos": sentiment_series.c.n_pos + stmt.excluded.n_pos,
             "score_sum": sentiment_series.c.score_sum + stmt.excluded.score_sum,
+            "s_n": sentiment_series.c.s_n + stmt.excluded.s_n,
+            "s_neg": sentiment_series.c.s_neg + stmt.excluded.s_neg,
+            "s_neu": sentiment_series.c.s_neu + stmt.excluded.s_neu,
+            "s_pos": sentiment_series.c.s_pos + stmt.excluded.s_pos,
         },
     )
     conn.execute(stmt, rows)
@@ -108,6 +137,68 @@ def sentiment_row(item: ScoredArticle, now: datetime) -> dict[str, Any]:
     }
 
 
+def assign_stories(
+    conn: Any,
+    dialect: str,
+    items: dict[str, ScoredArticle],
+    sigs: dict[str, Signature],
+    now: datetime,
+) -> dict[str, str]:
+    """article id → story id, opening stories for the ones that match none (same transaction).
+
+    Two look-ups for the whole batch: exact story ids, and MinHash band matches within the
+    horizon of the batch's times; then each article, earliest first, joins the earliest story
+    it copies — one found in the store or one opened earlier in this batch.
+    """
+    if not items:
+        return {}
+    times = [min(it.article.published_at, now) for it in items.values()]
+    lo, hi = min(times) - HORIZON, max(times) + HORIZON
+    band_match = or_(
+        *(
+            stories.c[f"band{b}"].in_(sorted({s.bands[b] for s in sigs.values()}))
+            for b in range(BANDS)
+        )
+    )
+    found = conn.execute(
+        select(stories.c.story_id, stories.c.first_seen, stories.c.text).where(
+            or_(
+                stories.c.story_id.in_(sorted({s.exact_id for s in sigs.values()})),
+                and_(stories.c.first_seen >= lo, stories.c.first_seen <= hi, band_match),
+            )
+        )
+    ).all()
+    known = [Known(r[0], r[1], r[2]) for r in found]
+    story_of: dict[str, str] = {}
+    opened: list[dict[str, Any]] = []
+    order = sorted(items.values(), key=lambda it: (it.article.published_at, it.article.id))
+    for it in order:
+        aid = it.article.id
+        sig = sigs[aid]
+        published = min(it.article.published_at, now)
+        sid = match(sig, published, known)
+        if sid is None:
+            sid = sig.exact_id
+            known.append(Known(sid, published, sig.text))
+            opened.append(
+                {
+                    "story_id": sid,
+                    "first_seen": published,
+                    "text": sig.text,
+                    **{f"band{b}": sig.bands[b] for b in range(BANDS)},
+                }
+            )
+        story_of[aid] = sid
+    if opened:
+        conn.execute(
+            dialect_insert(dialect, stories).on_conflict_do_nothing(
+                index_elements=[stories.c.story_id]
+            ),
+            opened,
+        )
+    return story_of
+
+
 class SqlStore:
     """:class:`consumers.sink.ArticleSink` on SQLAlchemy (SQLite or PostgreSQL)."""
 
@@ -123,6 +214,7 @@ class SqlStore:
         if not unique:
             return []
         now = datetime.now(UTC)
+        sigs = {aid: signature(it.article.title, it.article.body) for aid, it in unique.items()}
         rows = [
             {
                 "id": it.article.id,
@@ -142,6 +234,9 @@ class SqlStore:
         ]
         try:
             with self.engine.begin() as conn:
+                story_of = assign_stories(conn, self.dialect, unique, sigs, now)
+                for row in rows:
+                    row["story_id"] = story_of[str(row["id"])]
                 stmt = (
                     dialect_insert(self.dialect, articles)
                     .on_conflict_do_nothing(index_elements=[articles.c.id])
@@ -166,10 +261,32 @@ class SqlStore:
                 ]
                 if entity_rows:
                     conn.execute(article_entities.insert(), entity_rows)
+                pairs = sorted(
+                    {
+                        (story_of[it.article.id], key)
+                        for it in fresh
+                        for key in keys_for(it, self.entity_topic_series)
+                    }
+                )
+                new_pairs = {
+                    (r[0], r[1])
+                    for r in conn.execute(
+                        dialect_insert(self.dialect, story_keys)
+                        .on_conflict_do_nothing()
+                        .returning(story_keys.c.story_id, story_keys.c.series_key),
+                        [{"story_id": sid, "series_key": key} for sid, key in pairs],
+                    )
+                }
                 upsert_series(
                     conn,
                     self.dialect,
-                    series_rows(fresh, now, entity_topic=self.entity_topic_series),
+                    series_rows(
+                        fresh,
+                        now,
+                        entity_topic=self.entity_topic_series,
+                        new_story_keys=new_pairs,
+                        story_of=story_of,
+                    ),
                 )
                 return sorted(new_ids)
         except SQLAlchemyError as exc:

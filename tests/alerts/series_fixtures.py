@@ -91,6 +91,11 @@ def draw_rows(
             "n_neu": int(n[i] - neg[i] - pos[i]),
             "n_pos": int(pos[i]),
             "score_sum": float(pos[i] - neg[i]) * 0.8,
+            # every synthetic article is its own story
+            "s_n": int(n[i]),
+            "s_neg": int(neg[i]),
+            "s_neu": int(n[i] - neg[i] - pos[i]),
+            "s_pos": int(pos[i]),
         }
         for i in range(minutes)
         if n[i] > 0

@@ -48,14 +48,6 @@ def series_total(engine: Engine, key: str = "all") -> int:
         )
 
 
-@pytest.fixture
-def store_engine(settings: Settings) -> Any:
-    eng = make_engine(settings.store.url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
-
-
 def test_n_messages_in_n_articles_out(settings: Settings, store_engine: Engine) -> None:
     msgs: list[Any] = [news(i, source="wire" if i % 2 else "pr") for i in range(90)]
     msgs.insert(10, msgs[3])  # the crawler re-sends a message: same id, counted once

@@ -29,7 +29,6 @@ from consumers.dlq import DeadLetter, KafkaDeadLetterSink
 from consumers.kafka_io import make_producer
 from pipeline.errors import BrokerError
 from pipeline.settings import KafkaSettings, Settings
-from pipeline.store import make_engine, upgrade
 from pipeline.store.schema import articles, sentiment_series
 from tests.helpers import news, produce
 
@@ -67,23 +66,17 @@ def daemon_env(settings: Settings, bootstrap: str | None = None, **extra: str) -
 CMD = [sys.executable, "-m", "pipeline.cli", "run"]
 
 
-@pytest.fixture
-def store(settings: Settings) -> Any:
-    eng = make_engine(settings.store.url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
-
-
-def test_kill_between_store_and_commit_is_absorbed(settings: Settings, store: Engine) -> None:
+def test_kill_between_store_and_commit_is_absorbed(
+    settings: Settings, store_engine: Engine
+) -> None:
     produce(settings.kafka, [news(i) for i in range(60)])
     env = daemon_env(settings, FINSENTRY_KAFKA__PAUSE_BEFORE_COMMIT_S="5")
     proc = subprocess.Popen(CMD, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        while counts(store)[0] == 0 and time.monotonic() < deadline:
+        while counts(store_engine)[0] == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
-        stored_before_kill = counts(store)[0]
+        stored_before_kill = counts(store_engine)[0]
         proc.kill()  # kill -9 inside the store → commit window
         proc.wait(timeout=30)
     finally:
@@ -99,10 +92,10 @@ def test_kill_between_store_and_commit_is_absorbed(settings: Settings, store: En
     assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
     stats = json.loads(rerun.stdout.decode().strip().splitlines()[-1])
     assert stats["duplicates"] >= stored_before_kill  # the uncommitted batch came back...
-    assert counts(store) == (60, 60)  # ...and changed nothing
+    assert counts(store_engine) == (60, 60)  # ...and changed nothing
 
 
-def test_sigterm_is_bounded_when_the_broker_dies(settings: Settings, store: Engine) -> None:
+def test_sigterm_is_bounded_when_the_broker_dies(settings: Settings, store_engine: Engine) -> None:
     with EmbeddedBroker() as private:
         kafka = KafkaSettings(
             **{**settings.kafka.model_dump(), "bootstrap_servers": private.bootstrap}
@@ -119,9 +112,9 @@ def test_sigterm_is_bounded_when_the_broker_dies(settings: Settings, store: Engi
         proc = subprocess.Popen(CMD, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 60
-            while counts(store)[0] == 0 and time.monotonic() < deadline:
+            while counts(store_engine)[0] == 0 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert counts(store)[0] > 0
+            assert counts(store_engine)[0] > 0
             assert private.proc is not None
             private.proc.kill()  # the broker vanishes mid-stream
             private.proc.wait(timeout=10)

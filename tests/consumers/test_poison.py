@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
 
 import pytest
 from kafka import KafkaProducer
@@ -22,7 +21,6 @@ from sqlalchemy.engine import Engine
 from consumers.kafka_io import ensure_topics
 from pipeline.daemon import Daemon
 from pipeline.settings import Settings
-from pipeline.store import make_engine, upgrade
 from pipeline.store.schema import articles
 from tests.helpers import news, read_topic
 
@@ -117,12 +115,9 @@ def publish_raw(settings: Settings, values: list[tuple[bytes | None, bytes | Non
 
 
 @pytest.fixture
-def store(settings: Settings) -> Any:
-    eng = make_engine(settings.store.url)
-    upgrade(eng)
-    install_reject_trigger(eng)
-    yield eng
-    eng.dispose()
+def store(store_engine: Engine) -> Engine:
+    install_reject_trigger(store_engine)
+    return store_engine
 
 
 def test_every_poison_family_ends_stored_or_dead_lettered(

@@ -69,7 +69,7 @@ def test_db_upgrade_then_query_formats(db_url: str, capsys: pytest.CaptureFixtur
     eng = make_engine(db_url)
     items = [
         ScoredArticle(
-            Article(f"q{i}", "t", None, None, "wire", None, now - timedelta(minutes=90 - i)),
+            Article(f"q{i}", f"t{i}", None, None, "wire", None, now - timedelta(minutes=90 - i)),
             Prediction.from_probs(0.7, 0.2, 0.1) if i % 2 else Prediction.from_probs(0.1, 0.2, 0.7),
             "m",
         )
@@ -101,6 +101,7 @@ def test_db_upgrade_then_query_formats(db_url: str, capsys: pytest.CaptureFixtur
     )
     arts = json.loads(capsys.readouterr().out)
     assert len(arts) == 20 and {a["label"] for a in arts} == {"negative"}
+    assert {a["copies"] for a in arts} == {1}  # distinct titles: one story each
 
 
 def test_bad_duration_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
