@@ -11,6 +11,10 @@ rm -f finsentry-data/demo.db finsentry-data/demo.db-wal finsentry-data/demo.db-s
 PORT=$($PY -c 'from consumers.broker import free_port; print(free_port())')
 export FINSENTRY_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:${PORT}"
 export FINSENTRY_TAGGING__WATCHLIST="${FINSENTRY_TAGGING__WATCHLIST:-models/watchlist.example.toml}"
+# The bundled sample is built from about a hundred headline templates (scripts/make_sample.py),
+# so most of its 3,000 articles are copies of a few hundred "stories": the demo's detector
+# counts articles. On a real feed keep the default, alerts.count = "stories".
+export FINSENTRY_ALERTS__COUNT="${FINSENTRY_ALERTS__COUNT:-articles}"
 
 echo "== starting the embedded broker on 127.0.0.1:${PORT}"
 $FS broker --port "$PORT" > finsentry-data/broker.log 2>&1 &
