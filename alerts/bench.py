@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from alerts.config import AlertSettings
-from alerts.detect import Episode, keys_tested_per_tick, replay
+from alerts.detect import keys_tested_per_tick
+from alerts.replay import Episode, replay
 from alerts.simulate import PlantedSpike, SimulatedKey, SimulationConfig, simulate
 
 MINUTE = pd.Timedelta(minutes=1)

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from alerts.config import AlertSettings
-from alerts.detect import Detector, detect_series, replay
+from alerts.detect import Detector, keys_tested_per_tick
 from alerts.lifecycle import counted_columns, volume_column
+from alerts.replay import replay
 from pipeline.query import SERIES_COLUMNS
 from pipeline.store.schema import sentiment_series
 
@@ -95,12 +95,8 @@ def backtest(
     ]
     if not frames or len(ticks) == 0:
         return pd.DataFrame(columns=columns)
-    # keys tested per tick (volume gate), for the same correction the live tick applies
-    tested = np.zeros(len(ticks), dtype=np.int64)
-    for key, frame in frames.items():
-        det = detect_series(frame, ticks, settings=d, history_start=first.get(key))
-        tested += (det["n"].to_numpy() >= d.min_n).astype(np.int64)
-    n_tests = np.maximum(tested, 1)
+    # keys tested per tick (volume gate): the one count the live tick and the bench use too
+    n_tests = keys_tested_per_tick(frames.values(), ticks, d)
     rows = []
     for key, frame in frames.items():
         _, episodes = replay(

@@ -18,8 +18,8 @@ from alerts.detect import (
     detect_series,
     is_normal,
     keys_tested_per_tick,
-    replay,
 )
+from alerts.replay import replay
 from pipeline.errors import AlertError
 from tests.alerts.synth import MIN, T0, plant, stream
 
