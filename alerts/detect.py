@@ -226,12 +226,9 @@ class Detector:
         family-wise false-alarm rate per tick at ``alpha``.
         """
         exclusions = exclusions or {}
-        start, end = closed_window(now, self.settings)
-        tested = sum(window_count(f, start, end) >= self.settings.min_n for f in frames.values())
+        tested = int(keys_tested_per_tick(frames.values(), [_utc(now, "now")], self.settings)[0])
         return {
-            key: self.evaluate(
-                frame, now, key=key, exclude=exclusions.get(key, ()), n_tests=max(tested, 1)
-            )
+            key: self.evaluate(frame, now, key=key, exclude=exclusions.get(key, ()), n_tests=tested)
             for key, frame in frames.items()
         }
 
@@ -267,13 +264,6 @@ _INT_FIELDS = frozenset(
         "long_n_neg",
     )
 )
-
-
-def window_count(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> int:
-    """Articles in ``frame`` with ``start <= bucket_start < end``."""
-    minutes, n, _ = _minute_series(frame)
-    lo, hi = _epoch_minute(start), _epoch_minute(end)
-    return int(n[(minutes >= lo) & (minutes < hi)].sum())
 
 
 def keys_tested_per_tick(
