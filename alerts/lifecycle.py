@@ -229,6 +229,44 @@ def top_words(
     return [[w, round(v, 4)] for w, v in ranked]
 
 
+def load_frames(
+    conn: Connection, keys: Sequence[str], since: datetime, until: datetime, count: str
+) -> dict[str, pd.DataFrame]:
+    """Each key's 1-minute frame in ``[since, until)`` as the detector reads it (stories or
+    articles, see :func:`counted_columns`): the one loader of the live tick and the backtest."""
+    frames: dict[str, pd.DataFrame] = {}
+    for i in range(0, len(keys), 500):
+        chunk = list(keys[i : i + 500])
+        rows = conn.execute(
+            select(*counted_columns(count))
+            .where(
+                sentiment_series.c.series_key.in_(chunk),
+                sentiment_series.c.bucket_start >= since,
+                sentiment_series.c.bucket_start < until,
+            )
+            .order_by(sentiment_series.c.series_key, sentiment_series.c.bucket_start)
+        ).all()
+        # plain tuples: pandas probing Row objects attribute by attribute costs 5x the build
+        df = pd.DataFrame(
+            [tuple(r) for r in rows], columns=["series_key", "bucket_start", *SERIES_COLUMNS]
+        )
+        df["bucket_start"] = pd.to_datetime(df["bucket_start"], utc=True)
+        for key in chunk:
+            part = df[df["series_key"] == key]
+            frames[key] = part.set_index("bucket_start")[SERIES_COLUMNS]
+    return frames
+
+
+def history_starts(conn: Connection, keys: Sequence[str]) -> dict[str, datetime]:
+    """Each key's first stored bucket: where its history (and its baseline) begins."""
+    rows = conn.execute(
+        select(sentiment_series.c.series_key, func.min(sentiment_series.c.bucket_start))
+        .where(sentiment_series.c.series_key.in_(list(keys)))
+        .group_by(sentiment_series.c.series_key)
+    ).all()
+    return {k: t for k, t in rows}
+
+
 class Lifecycle:
     """Runs detection ticks against the store and keeps the alerts table and outbox current."""
 
@@ -272,35 +310,10 @@ class Lifecycle:
     ) -> dict[str, pd.DataFrame]:
         # every window the detector uses, the confirmation window included, and its baseline
         since = now - self.detector.lookback.to_pytimedelta()
-        frames: dict[str, pd.DataFrame] = {}
-        for i in range(0, len(keys), 500):
-            chunk = list(keys[i : i + 500])
-            rows = conn.execute(
-                select(*counted_columns(self.settings.count))
-                .where(
-                    sentiment_series.c.series_key.in_(chunk),
-                    sentiment_series.c.bucket_start >= since,
-                    sentiment_series.c.bucket_start < now,
-                )
-                .order_by(sentiment_series.c.series_key, sentiment_series.c.bucket_start)
-            ).all()
-            # plain tuples: pandas probing Row objects attribute by attribute costs 5x the build
-            df = pd.DataFrame(
-                [tuple(r) for r in rows], columns=["series_key", "bucket_start", *SERIES_COLUMNS]
-            )
-            df["bucket_start"] = pd.to_datetime(df["bucket_start"], utc=True)
-            for key in chunk:
-                part = df[df["series_key"] == key]
-                frames[key] = part.set_index("bucket_start")[SERIES_COLUMNS]
-        return frames
+        return load_frames(conn, keys, since, now, self.settings.count)
 
     def _history_start(self, conn: Connection, keys: Sequence[str]) -> dict[str, datetime]:
-        rows = conn.execute(
-            select(sentiment_series.c.series_key, func.min(sentiment_series.c.bucket_start))
-            .where(sentiment_series.c.series_key.in_(list(keys)))
-            .group_by(sentiment_series.c.series_key)
-        ).all()
-        return {k: t for k, t in rows}
+        return history_starts(conn, keys)
 
     def _exclusions(self, conn: Connection, keys: Sequence[str]) -> dict[str, list[Period]]:
         out: dict[str, list[Period]] = {}

@@ -16,9 +16,8 @@ from sqlalchemy import Engine, func, select
 
 from alerts.config import AlertSettings
 from alerts.detect import Detector, keys_tested_per_tick
-from alerts.lifecycle import counted_columns, volume_column
+from alerts.lifecycle import history_starts, load_frames, volume_column
 from alerts.replay import replay
-from pipeline.query import SERIES_COLUMNS
 from pipeline.store.schema import sentiment_series
 
 
@@ -41,30 +40,8 @@ def _frames(
                     .having(func.sum(volume_column(count)) >= min_n)
                 ).scalars()
             )
-        frames: dict[str, pd.DataFrame] = {}
-        first: dict[str, datetime] = {}
-        for key in keys:
-            rows = conn.execute(
-                select(*counted_columns(count))
-                .where(
-                    sentiment_series.c.series_key == key,
-                    sentiment_series.c.bucket_start >= since,
-                    sentiment_series.c.bucket_start < until,
-                )
-                .order_by(sentiment_series.c.bucket_start)
-            ).all()
-            df = pd.DataFrame(  # plain tuples: pandas probing Row objects is 5x slower
-                [tuple(r) for r in rows], columns=["series_key", "bucket_start", *SERIES_COLUMNS]
-            )
-            df["bucket_start"] = pd.to_datetime(df["bucket_start"], utc=True)
-            frames[key] = df.set_index("bucket_start")[SERIES_COLUMNS]
-            start = conn.execute(
-                select(func.min(sentiment_series.c.bucket_start)).where(
-                    sentiment_series.c.series_key == key
-                )
-            ).scalar()
-            if start is not None:
-                first[key] = start
+        frames = load_frames(conn, list(keys), since, until, count)
+        first = history_starts(conn, list(keys))
     return frames, first
 
 

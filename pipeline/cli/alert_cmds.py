@@ -35,6 +35,14 @@ def register(cli: CliRegistry) -> None:
         "a metrics.json; default: the shipped model card's blind-set matrix",
     )
     p.add_argument("--copies-per-day", type=float, default=3.0, help="syndication bursts per key")
+    p.add_argument(
+        "--e2e",
+        action="store_true",
+        help="end to end instead: blind-set sentences through the broker, the daemon with the "
+        "default model and the store, then the backtest (minutes)",
+    )
+    p.add_argument("--e2e-keys", type=int, default=6, help="entities in the --e2e stream")
+    p.add_argument("--e2e-days", type=float, default=3.0, help="days in the --e2e stream")
     p.add_argument("--weekend", type=float, default=0.35, help="weekend volume factor")
 
 
@@ -70,6 +78,16 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from alerts.bench import main
     from alerts.config import AlertSettings
 
+    if args.e2e:
+        import json
+
+        from pipeline.bench_e2e import run
+
+        if args.e2e_keys < 1 or args.e2e_days < 2:
+            raise ConfigError("--e2e-keys must be >= 1 and --e2e-days >= 2")
+        result = run(args.e2e_keys, args.e2e_days, seed=args.seed)
+        print(json.dumps(result), flush=True)
+        return 0
     if args.keys < 1:
         raise ConfigError("--keys must be at least 1")
     if args.days <= 0:
