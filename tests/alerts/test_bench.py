@@ -114,3 +114,26 @@ def test_cli_rejects_bad_flags() -> None:
     args = _cli(["bench", "alerts", "--keys", "0"])
     with pytest.raises(ConfigError):
         args.func(args, Settings())
+
+
+def test_e2e_stream_is_built_from_blind_sentences_with_planted_episodes() -> None:
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from pipeline.bench_e2e import build_stream
+
+    end = datetime(2026, 12, 1, tzinfo=UTC)
+    messages, planted, truth = build_stream(3, 2.0, 1.0, seed=1, end=end)
+    assert planted and all(p.start >= end - pd.Timedelta(days=1) for p in planted)
+    assert all(30 <= (p.end - p.start).total_seconds() / 60 <= 180 for p in planted)
+    assert len(truth) == len(messages) and set(truth.values()) <= {
+        "negative",
+        "neutral",
+        "positive",
+    }
+    times = [m["published_at"] for m in messages]
+    assert times == sorted(times)
+    # within a key, a text repeats only as a syndicated copy burst (4-10 copies)
+    per_key = Counter((m["tickers"][0], m["title"]) for m in messages)
+    assert max(per_key.values()) <= 10
+    assert any(c >= 4 for c in per_key.values())
