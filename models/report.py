@@ -88,10 +88,9 @@ def refresh(folder: Path, eval_path: Path) -> dict[str, Any]:
     training summary): ``python -m models.report FOLDER [EVAL_CSV]``."""
     from models.model_card import write_model_card
     from models.transformer import TransformerClassifier
-    from pipeline.settings import ModelSettings
 
     old = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    clf = TransformerClassifier.from_folder(folder, ModelSettings(device="cpu"), cpu_bf16=False)
+    clf = TransformerClassifier.from_folder(folder, cpu_bf16=False)
     try:
         source = str(eval_path.resolve().relative_to(MODELS_DIR.parent))
     except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from kafka import KafkaConsumer
 
 from consumers.kafka_io import ensure_topics, make_producer
 from consumers.produce import publish
-from pipeline.settings import KafkaSettings
+from pipeline.settings import KafkaSettings, Settings
 
 NEG = "Acme shares plunge after profit warning"
 POS = "Acme beats estimates and raises guidance"
@@ -58,3 +59,21 @@ def read_topic(kafka: KafkaSettings, topic: str, expected: int, timeout_s: float
     finally:
         consumer.close()
     return out
+
+
+def daemon_env(settings: Settings, bootstrap: str | None = None, **extra: str) -> dict[str, str]:
+    """Environment for `finsentry run` as a subprocess on the test's topics, group and store."""
+    return {
+        **os.environ,
+        "FINSENTRY_KAFKA__BOOTSTRAP_SERVERS": bootstrap or settings.kafka.bootstrap_servers,
+        "FINSENTRY_KAFKA__TOPIC": settings.kafka.topic,
+        "FINSENTRY_KAFKA__DLQ_TOPIC": settings.kafka.dlq_topic,
+        "FINSENTRY_KAFKA__GROUP_ID": settings.kafka.group_id,
+        "FINSENTRY_KAFKA__SESSION_TIMEOUT_MS": "6000",
+        "FINSENTRY_KAFKA__BATCH_SIZE": "10",
+        "FINSENTRY_STORE__URL": settings.store.url,
+        "FINSENTRY_MODEL__NAME": "lexicon",
+        "FINSENTRY_TAGGING__TOPIC_MODEL": "keywords",
+        "FINSENTRY_RUN_ALERTS": "false",
+        **extra,
+    }

@@ -170,5 +170,19 @@ def _fail(exc: object, code: int = 2) -> int:
     return code
 
 
-if __name__ == "__main__":  # pragma: no cover
+def entry() -> None:
+    """The ``finsentry`` executable: :func:`main`, plus a one-line report for exceptions that
+    Python can only print (a library object's ``__del__`` failing at exit, say) — no
+    traceback reaches the terminal even then."""
+    sys.unraisablehook = _unraisable_one_line
     sys.exit(main())
+
+
+def _unraisable_one_line(unraisable: Any) -> None:
+    exc = unraisable.exc_value
+    where = getattr(unraisable.object, "__qualname__", None) or type(unraisable.object).__name__
+    print(f"finsentry: warning: ignored {type(exc).__name__} in {where}: {exc}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

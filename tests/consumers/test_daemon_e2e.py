@@ -8,7 +8,6 @@ or crashing mid-stream loses nothing and double-counts nothing.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pipeline.errors import StoreError
 from pipeline.settings import Settings
 from pipeline.store import SqlStore, make_engine, upgrade
 from pipeline.store.schema import articles, sentiment_series
-from tests.helpers import news, produce, read_topic
+from tests.helpers import daemon_env, news, produce, read_topic
 
 
 def count_articles(engine: Engine) -> int:
@@ -74,18 +73,7 @@ def test_n_messages_in_n_articles_out(settings: Settings, store_engine: Engine) 
 
 def test_sigterm_midstream_then_restart(settings: Settings, store_engine: Engine) -> None:
     produce(settings.kafka, [news(i) for i in range(150)])
-    env = {
-        **os.environ,
-        "FINSENTRY_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "FINSENTRY_KAFKA__TOPIC": settings.kafka.topic,
-        "FINSENTRY_KAFKA__DLQ_TOPIC": settings.kafka.dlq_topic,
-        "FINSENTRY_KAFKA__GROUP_ID": settings.kafka.group_id,
-        "FINSENTRY_KAFKA__SESSION_TIMEOUT_MS": "6000",
-        "FINSENTRY_KAFKA__BATCH_SIZE": "10",
-        "FINSENTRY_STORE__URL": settings.store.url,
-        "FINSENTRY_MODEL__NAME": "lexicon",
-        "FINSENTRY_TAGGING__TOPIC_MODEL": "keywords",
-    }
+    env = daemon_env(settings, FINSENTRY_RUN_ALERTS="true")
     cmd = [sys.executable, "-m", "pipeline.cli", "run"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

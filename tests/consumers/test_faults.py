@@ -12,7 +12,6 @@ under the daemon, and dead letters that the broker can't take.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from consumers.kafka_io import make_producer
 from pipeline.errors import BrokerError
 from pipeline.settings import KafkaSettings, Settings
 from pipeline.store.schema import articles, sentiment_series
-from tests.helpers import news, produce
+from tests.helpers import daemon_env, news, produce
 
 SIGTERM_BOUND_S = 10.0
 
@@ -44,23 +43,6 @@ def counts(engine: Engine) -> tuple[int, int]:
             )
         ).scalar_one()
     return int(n), int(s)
-
-
-def daemon_env(settings: Settings, bootstrap: str | None = None, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "FINSENTRY_KAFKA__BOOTSTRAP_SERVERS": bootstrap or settings.kafka.bootstrap_servers,
-        "FINSENTRY_KAFKA__TOPIC": settings.kafka.topic,
-        "FINSENTRY_KAFKA__DLQ_TOPIC": settings.kafka.dlq_topic,
-        "FINSENTRY_KAFKA__GROUP_ID": settings.kafka.group_id,
-        "FINSENTRY_KAFKA__SESSION_TIMEOUT_MS": "6000",
-        "FINSENTRY_KAFKA__BATCH_SIZE": "10",
-        "FINSENTRY_STORE__URL": settings.store.url,
-        "FINSENTRY_MODEL__NAME": "lexicon",
-        "FINSENTRY_TAGGING__TOPIC_MODEL": "keywords",
-        "FINSENTRY_RUN_ALERTS": "false",
-        **extra,
-    }
 
 
 CMD = [sys.executable, "-m", "pipeline.cli", "run"]
