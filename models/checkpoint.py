@@ -105,39 +105,38 @@ def artifact_version(folder: Path) -> str:
     return f"{folder.name}@unknown"
 
 
-def load_base_model(path: Path | None = None) -> PreTrainedModel:
-    """The encoder at ``path`` (default: packaged MiniLM) with a 3-class head in LABELS order."""
-    path = path or base_encoder_path()
+def _local(auto: Any, path: Path, what: str, **kwargs: Any) -> PreTrainedModel:
+    """``auto.from_pretrained`` on a local folder only: no network, no remote code, safetensors
+    whenever the folder has them; a failure is a :class:`ModelError`."""
     try:
         with quiet_transformers():
-            model = AutoModelForSequenceClassification.from_pretrained(
+            model: PreTrainedModel = auto.from_pretrained(
                 str(path),
-                num_labels=3,
-                id2label=FINSENTRY_ID2LABEL,
-                label2id={v: k for k, v in FINSENTRY_ID2LABEL.items()},
                 local_files_only=True,
                 trust_remote_code=False,
                 use_safetensors=True if _has_safetensors(path) else None,
+                **kwargs,
             )
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load base encoder from {path}: {exc}") from exc
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelError(f"cannot load {what} from {path}: {exc}") from exc
     return model
+
+
+def load_base_model(path: Path | None = None) -> PreTrainedModel:
+    """The encoder at ``path`` (default: packaged MiniLM) with a 3-class head in LABELS order."""
+    return _local(
+        AutoModelForSequenceClassification,
+        path or base_encoder_path(),
+        "base encoder",
+        num_labels=3,
+        id2label=FINSENTRY_ID2LABEL,
+        label2id={v: k for k, v in FINSENTRY_ID2LABEL.items()},
+    )
 
 
 def load_base_encoder(path: Path | None = None) -> PreTrainedModel:
     """The bare encoder at ``path`` (default: packaged MiniLM), no pooler, in fp32."""
-    path = path or base_encoder_path()
-    try:
-        with quiet_transformers():
-            model = AutoModel.from_pretrained(
-                str(path),
-                local_files_only=True,
-                trust_remote_code=False,
-                use_safetensors=True if _has_safetensors(path) else None,
-                add_pooling_layer=False,
-            )
-    except (OSError, ValueError, TypeError) as exc:
-        raise ModelError(f"cannot load base encoder from {path}: {exc}") from exc
+    model = _local(AutoModel, path or base_encoder_path(), "base encoder", add_pooling_layer=False)
     model.float()
     return model
 
@@ -211,17 +210,7 @@ def _load_pooled(folder: Path) -> Any:
 def _load_full(folder: Path) -> PreTrainedModel:
     if not (folder / "config.json").is_file():
         raise ModelError(f"{folder}: neither {ADAPTER_CONFIG} nor config.json found")
-    try:
-        with quiet_transformers():
-            model = AutoModelForSequenceClassification.from_pretrained(
-                str(folder),
-                local_files_only=True,
-                trust_remote_code=False,
-                use_safetensors=True if _has_safetensors(folder) else None,
-            )
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load checkpoint {folder}: {exc}") from exc
-    return model
+    return _local(AutoModelForSequenceClassification, folder, "checkpoint")
 
 
 def load_checkpoint(folder: str | Path) -> LoadedModel:
