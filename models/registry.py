@@ -9,12 +9,9 @@ place that decides which implementation runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from models.base import Classifier
-
-if TYPE_CHECKING:
-    from pipeline.settings import ModelSettings
+from models.config import ModelSettings
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "artifacts" / "sentiment-minilm-lora"
 

@@ -521,9 +521,9 @@ def _store_half(path: Path) -> None:
 
 
 def _final_metrics(cfg: TrainConfig, eval_path: Path | None, val_ex: list[Example]) -> dict:
+    from models.config import ModelSettings
     from models.report import held_out_report
     from models.transformer import TransformerClassifier
-    from pipeline.settings import ModelSettings
 
     clf = TransformerClassifier.from_folder(
         cfg.out,

@@ -26,19 +26,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from models.base import Prediction
 from models.batching import plan_batches
 from models.checkpoint import LoadedModel, load_checkpoint
+from models.config import ModelSettings
 from models.device import Runtime, make_runtime, move_to
 from models.explain import gradient_x_input, merge_words
 from pipeline.errors import ModelError
-
-if TYPE_CHECKING:
-    from pipeline.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +96,6 @@ class TransformerClassifier:
         *,
         cpu_bf16: bool | None = None,
     ) -> TransformerClassifier:
-        from pipeline.settings import ModelSettings
-
         settings = settings or ModelSettings()
         runtime = make_runtime(
             settings.device, torch_threads=settings.torch_threads, cpu_bf16=cpu_bf16

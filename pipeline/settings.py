@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from alerts.config import AlertSettings
 from alerts.notify.settings import LogChannel, NotifySettings
+from models.config import ModelSettings, TaggingSettings
 
 DATA_DIR = Path("finsentry-data")
 
@@ -53,38 +54,6 @@ class KafkaSettings(_Frozen):
     # Fault-test hook: seconds to wait between the store transaction and the offset commit,
     # widening the window a crash must hit to cause a redelivery. Leave at 0.
     pause_before_commit_s: float = Field(default=0.0, ge=0, le=60)
-
-
-class ModelSettings(_Frozen):
-    # "default" = the shipped fine-tuned transformer; "lexicon" = the fast baseline;
-    # anything else = a local Hugging Face folder (full checkpoint or LoRA adapter).
-    name: str = "default"
-    device: str = "auto"
-    torch_threads: int | None = Field(default=None, ge=1)
-    max_tokens: int = Field(default=128, ge=16, le=512)
-    batch_tokens: int = Field(default=8192, ge=256)
-    max_batch_docs: int = Field(default=64, ge=1)
-    explain_negative: bool = True
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, v: str) -> str:
-        if v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit()):
-            return v
-        raise ValueError("device must be auto, cpu, cuda or cuda:N")
-
-
-class TaggingSettings(_Frozen):
-    # None = the shipped taxonomy (models/taxonomy.toml); a path = your own, extending or
-    # replacing it.
-    taxonomy: Path | None = None
-    # default = shipped topic head on MiniLM embeddings; keywords = taxonomy rules only
-    # (no torch); or a folder with a head you trained.
-    topic_model: str = "default"
-    # None = no watchlist: cashtags and the message's tickers field still tag entities.
-    watchlist: Path | None = None
-    # also keep entity×topic series (entity:ACME/topic:litigation_regulation)
-    entity_topic_series: bool = True
 
 
 class RetentionSettings(_Frozen):

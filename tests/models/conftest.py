@@ -81,7 +81,7 @@ def tiny_adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_worker(tiny_adapter: Path) -> TransformerClassifier:
-    from pipeline.settings import ModelSettings
+    from models.config import ModelSettings
 
     return TransformerClassifier.from_folder(
         tiny_adapter, ModelSettings(device="cpu", max_tokens=64), cpu_bf16=False
@@ -112,8 +112,8 @@ def random_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def shipped_model() -> TransformerClassifier:
+    from models.config import ModelSettings
     from models.registry import load_classifier
-    from pipeline.settings import ModelSettings
 
     clf = load_classifier(ModelSettings(device="cpu"))
     assert isinstance(clf, TransformerClassifier)

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from models.checkpoint import BASE_ENCODER, load_checkpoint
+from models.config import ModelSettings
 from models.registry import load_classifier
 from models.transformer import TransformerClassifier
 from pipeline.errors import ModelError
-from pipeline.settings import ModelSettings
 
 
 def test_full_checkpoint_maps_labels_from_its_config(random_checkpoint: Path) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from models.config import ModelSettings
 from models.device import make_runtime
 from models.transformer import TransformerClassifier
-from pipeline.settings import ModelSettings
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
