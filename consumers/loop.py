@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 from kafka.errors import CommitFailedError, KafkaError
 from tenacity import (
     before_sleep_log,
@@ -50,9 +51,15 @@ Tags = tuple[tuple[tuple[str, float], ...], tuple[str, ...]]  # (topics with sco
 
 
 class Tagger(Protocol):
-    """Topic and entity tagging for a batch of articles (one result per article, in order)."""
+    """Topic and entity tagging for a batch of articles (one result per article, in order).
 
-    def tag(self, articles: Sequence[Article]) -> list[Tags]: ...
+    ``embeddings``, when given, are the classifier's pooled sentence vectors for the same
+    articles (one forward pass for sentiment and topics); a tagger may use or ignore them.
+    """
+
+    def tag(
+        self, articles: Sequence[Article], embeddings: Sequence[np.ndarray] | None = None
+    ) -> list[Tags]: ...
 
 
 class Failure(enum.Enum):

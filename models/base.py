@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
 
@@ -20,6 +23,9 @@ class Prediction:
 
     ``explanation`` holds (token, weight) pairs that pushed the document toward ``label``,
     strongest first, when the classifier was asked to explain.
+
+    ``embedding`` is the pooled sentence vector of the same forward pass, when the classifier
+    has one, so topic tagging can reuse it instead of running a second encoder.
     """
 
     label: str
@@ -27,6 +33,7 @@ class Prediction:
     p_neutral: float
     p_positive: float
     explanation: tuple[tuple[str, float], ...] | None = field(default=None)
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def score(self) -> float:
@@ -51,10 +58,11 @@ class Prediction:
         p_neutral: float,
         p_positive: float,
         explanation: tuple[tuple[str, float], ...] | None = None,
+        embedding: np.ndarray | None = None,
     ) -> Prediction:
         probs = (p_negative, p_neutral, p_positive)
         label = LABELS[max(range(3), key=lambda i: probs[i])]
-        return cls(label, p_negative, p_neutral, p_positive, explanation)
+        return cls(label, p_negative, p_neutral, p_positive, explanation, embedding)
 
 
 @runtime_checkable

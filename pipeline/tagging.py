@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import numpy as np
+
 from consumers.loop import Tags
 from consumers.records import Article
 from models.entities import EntityTagger
@@ -36,7 +38,10 @@ class ArticleTagger:
         )
         return cls(topics, entities)
 
-    def tag(self, articles: Sequence[Article]) -> list[Tags]:
+    def tag(
+        self, articles: Sequence[Article], embeddings: Sequence[np.ndarray] | None = None
+    ) -> list[Tags]:
+        """Tags per article; ``embeddings`` (the classifier's pooled vectors) are not used yet."""
         texts = [a.text for a in articles]
         topics = self.topics.tag_many(texts) if self.topics is not None else [[] for _ in texts]
         entities = (
