@@ -1,22 +1,46 @@
 """Thin constructors for kafka-python clients, so every client gets the same settings, and
-topic creation. Standard Kafka protocol only: nothing here depends on which broker runs."""
+topic creation. Standard Kafka protocol only: nothing here depends on which broker runs.
+
+:class:`Consumer` is the part of kafka-python's ``KafkaConsumer`` the consumer loop uses, as a
+Protocol: the loop is typed against it, ``make_consumer`` returns a real client that satisfies
+it, and the loop's unit tests hand it a small in-memory fake instead of a broker.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.structs import TopicPartition
 
+from consumers.config import KafkaSettings
 from pipeline.errors import BrokerError
-from pipeline.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 
-def make_consumer(settings: KafkaSettings, *topics: str) -> KafkaConsumer:
+class Consumer(Protocol):
+    """What the consumer loop needs of a Kafka consumer (kafka-python's ``KafkaConsumer``)."""
+
+    def poll(
+        self, timeout_ms: int = 0, max_records: int | None = None, update_offsets: bool = True
+    ) -> Mapping[TopicPartition, Sequence[ConsumerRecord]]: ...
+
+    def commit(self, offsets: Any = None, timeout_ms: int | None = None) -> Any: ...
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+    def assignment(self) -> set[TopicPartition]: ...
+
+    def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None: ...
+
+
+def make_consumer(settings: KafkaSettings, *topics: str) -> Consumer:
     try:
         return KafkaConsumer(
             *(topics or (settings.topic,)),

@@ -81,7 +81,7 @@ def run(
 
     from consumers.broker import EmbeddedBroker
     from consumers.kafka_io import ensure_topics, make_producer
-    from pipeline.settings import KafkaSettings
+    from consumers.config import KafkaSettings
     from pipeline.store import make_engine, upgrade
     from pipeline.store.schema import articles
 

@@ -7,7 +7,6 @@ the group (so a rebalance doesn't wait for its session to time out).
 
 from __future__ import annotations
 
-import enum
 import logging
 import signal
 import threading
@@ -28,13 +27,6 @@ from pipeline.store import SqlStore, ensure_current, make_engine
 from pipeline.store.engine import redacted
 
 log = logging.getLogger(__name__)
-
-
-class RunState(enum.Enum):
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
 
 
 def install_signal_handlers(stop: threading.Event) -> None:
@@ -118,69 +110,62 @@ class Daemon:
         self.settings = settings
         self._classifier = classifier
         self._tagger_factory = tagger_factory
-        self.state = RunState.STOPPED
         self.stats: LoopStats | None = None
 
     def run(self, stop: threading.Event, idle_exit_s: float | None = None) -> LoopStats:
         s = self.settings
-        self.state = RunState.STARTING
-        try:
-            with ExitStack() as stack:
-                engine = make_engine(s.store.url, echo=s.store.echo)
-                stack.callback(engine.dispose)
-                revision = ensure_current(engine)
-                log.info("store %s at schema %s", redacted(s.store.url), revision)
-                classifier = self._classifier or load_classifier(s.model)
-                log.info("classifier %s (%s)", classifier.name, classifier.version)
-                factory = self._tagger_factory or _default_tagger
-                tagger = factory(s)
-                ensure_topics(s.kafka, [s.kafka.topic, s.kafka.dlq_topic])
-                producer = make_producer(s.kafka)
-                stack.callback(_close_quietly, producer.close, timeout=s.kafka.close_timeout_s)
-                consumer: Any = make_consumer(s.kafka)
-                # close(autocommit=False): offsets were committed after each stored batch; a
-                # bounded close, so SIGTERM exits in time while the broker is away.
-                stack.callback(
-                    _close_quietly,
-                    consumer.close,
-                    autocommit=False,
-                    timeout_ms=int(s.kafka.close_timeout_s * 1000),
-                )
-                loop = NewsConsumer(
-                    consumer,
-                    classifier,
-                    SqlStore(engine, entity_topic_series=s.tagging.entity_topic_series),
-                    KafkaDeadLetterSink(
-                        producer, s.kafka.dlq_topic, stop=stop, timeout_s=s.kafka.dlq_timeout_s
-                    ),
-                    tagger=tagger,
-                    poll_timeout_ms=s.kafka.poll_timeout_ms,
-                    max_records=s.kafka.batch_size,
-                    explain_negative=s.model.explain_negative,
-                    unknown_attempts=s.kafka.unknown_attempts,
-                    pause_before_commit_s=s.kafka.pause_before_commit_s,
-                    commit_timeout_ms=s.kafka.commit_timeout_ms,
-                )
-                if s.run_alerts:
-                    service = build_alert_service(engine, s)
-                    service.start()
-                    stack.callback(service.stop)
-                self.state = RunState.RUNNING
-                log.info(
-                    "consuming %s as group %s from %s",
-                    s.kafka.topic,
-                    s.kafka.group_id,
-                    s.kafka.bootstrap_servers,
-                )
-                self.stats = loop.run(stop, idle_exit_s=idle_exit_s)
-                self.state = RunState.STOPPING
-                log.info(
-                    "stopping: consumed=%d stored=%d duplicates=%d dead_lettered=%d",
-                    self.stats.consumed,
-                    self.stats.stored,
-                    self.stats.duplicates,
-                    self.stats.dead_lettered,
-                )
-                return self.stats
-        finally:
-            self.state = RunState.STOPPED
+        with ExitStack() as stack:
+            engine = make_engine(s.store.url, echo=s.store.echo)
+            stack.callback(engine.dispose)
+            revision = ensure_current(engine)
+            log.info("store %s at schema %s", redacted(s.store.url), revision)
+            classifier = self._classifier or load_classifier(s.model)
+            log.info("classifier %s (%s)", classifier.name, classifier.version)
+            factory = self._tagger_factory or _default_tagger
+            tagger = factory(s)
+            ensure_topics(s.kafka, [s.kafka.topic, s.kafka.dlq_topic])
+            producer = make_producer(s.kafka)
+            stack.callback(_close_quietly, producer.close, timeout=s.kafka.close_timeout_s)
+            consumer = make_consumer(s.kafka)
+            # close(autocommit=False): offsets were committed after each stored batch; a
+            # bounded close, so SIGTERM exits in time while the broker is away.
+            stack.callback(
+                _close_quietly,
+                consumer.close,
+                autocommit=False,
+                timeout_ms=int(s.kafka.close_timeout_s * 1000),
+            )
+            loop = NewsConsumer(
+                consumer,
+                classifier,
+                SqlStore(engine, entity_topic_series=s.tagging.entity_topic_series),
+                KafkaDeadLetterSink(
+                    producer, s.kafka.dlq_topic, stop=stop, timeout_s=s.kafka.dlq_timeout_s
+                ),
+                tagger=tagger,
+                poll_timeout_ms=s.kafka.poll_timeout_ms,
+                max_records=s.kafka.batch_size,
+                explain_negative=s.model.explain_negative,
+                unknown_attempts=s.kafka.unknown_attempts,
+                pause_before_commit_s=s.kafka.pause_before_commit_s,
+                commit_timeout_ms=s.kafka.commit_timeout_ms,
+            )
+            if s.run_alerts:
+                service = build_alert_service(engine, s)
+                service.start()
+                stack.callback(service.stop)
+            log.info(
+                "consuming %s as group %s from %s",
+                s.kafka.topic,
+                s.kafka.group_id,
+                s.kafka.bootstrap_servers,
+            )
+            self.stats = loop.run(stop, idle_exit_s=idle_exit_s)
+            log.info(
+                "stopping: consumed=%d stored=%d duplicates=%d dead_lettered=%d",
+                self.stats.consumed,
+                self.stats.stored,
+                self.stats.duplicates,
+                self.stats.dead_lettered,
+            )
+            return self.stats

@@ -9,9 +9,9 @@ environment. Secrets are ``SecretStr`` so they never print.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from alerts.config import AlertSettings
 from alerts.notify.settings import LogChannel, NotifySettings
+from consumers.config import KafkaSettings
 from models.config import ModelSettings, TaggingSettings
 
 DATA_DIR = Path("finsentry-data")
@@ -28,32 +29,6 @@ DATA_DIR = Path("finsentry-data")
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class KafkaSettings(_Frozen):
-    bootstrap_servers: str = "127.0.0.1:9092"
-    topic: str = "news.raw"
-    dlq_topic: str = "news.dlq"
-    group_id: str = "finsentry"
-    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
-    batch_size: int = Field(default=64, ge=1, le=10_000)
-    poll_timeout_ms: int = Field(default=1000, ge=10)
-    session_timeout_ms: int = Field(default=10_000, ge=1000)
-    max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
-    client_id: str = "finsentry"
-    # Bounded waits: how long a send may block for metadata, how long one request may take,
-    # how long the loop waits for dead letters to be acknowledged, and how long closing the
-    # clients may take on shutdown, whatever the broker does.
-    max_block_ms: int = Field(default=5_000, ge=100)
-    request_timeout_ms: int = Field(default=10_000, ge=1000)
-    dlq_timeout_s: float = Field(default=15.0, gt=0)
-    close_timeout_s: float = Field(default=3.0, ge=0)
-    commit_timeout_ms: int = Field(default=5_000, ge=100)
-    # Retries of a batch that fails in an unknown way before its records are isolated.
-    unknown_attempts: int = Field(default=3, ge=1)
-    # Fault-test hook: seconds to wait between the store transaction and the offset commit,
-    # widening the window a crash must hit to cause a redelivery. Leave at 0.
-    pause_before_commit_s: float = Field(default=0.0, ge=0, le=60)
 
 
 class RetentionSettings(_Frozen):
@@ -65,8 +40,33 @@ class RetentionSettings(_Frozen):
 
 
 class StoreSettings(_Frozen):
-    url: str = f"sqlite:///{DATA_DIR}/finsentry.db"
-    echo: bool = False
+    # a secret: a PostgreSQL URL can carry its password; it prints as ********** and only the
+    # engine factory (pipeline/store/engine.py) unwraps it
+    url: SecretStr = Field(
+        default=SecretStr(f"sqlite:///{DATA_DIR}/finsentry.db"),
+        description="SQLAlchemy database URL (SQLite file or PostgreSQL); kept secret in logs",
+    )
+    echo: bool = Field(default=False, description="log every SQL statement (debugging)")
+
+
+class HttpSettings(_Frozen):
+    """The HTTP API and dashboard (``finsentry serve``, ``finsentry run --http``)."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="address to bind; anything but loopback needs a token",
+    )
+    port: int = Field(default=8686, ge=0, le=65535, description="TCP port (0 = any free port)")
+    token: SecretStr | None = Field(
+        default=None, description="bearer token the API requires (never logged)"
+    )
+    token_file: Path | None = Field(
+        default=None, description="file holding the bearer token (instead of token)"
+    )
+    public_routes: list[str] = Field(
+        default=["/health", "/metrics"],
+        description="paths readable without the token (write routes always need it)",
+    )
 
 
 class Settings(BaseSettings):
@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     tagging: TaggingSettings = TaggingSettings()
     retention: RetentionSettings = RetentionSettings()
+    http: HttpSettings = HttpSettings()
     alerts: AlertSettings = AlertSettings()
     # by default alerts reach the daemon's log; add webhook/slack/email channels in the TOML
     notify: NotifySettings = NotifySettings(channels=[LogChannel(name="log")])
@@ -102,14 +103,20 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        toml_file = _CONFIG_FILE.get("path")
-        if toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
-        return tuple(sources)
+        # the TOML file, if any, is named in the class's own config (see _with_file): passed
+        # along explicitly, never through a module global
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
 
-_CONFIG_FILE: dict[str, Path | None] = {"path": None}
+def _with_file(path: Path | None) -> type[Settings]:
+    """``Settings``, or a subclass whose config names the TOML file to read."""
+    if path is None:
+        return Settings
+
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=path)
+
+    return FileSettings
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
@@ -123,19 +130,15 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     path = Path(config) if config else None
     if path is not None and not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    _CONFIG_FILE["path"] = path
     try:
-        base = Settings()
-        if not overrides:
-            return base
+        base = _with_file(path)()
         merged = base.model_dump()
         for section, values in overrides.items():
             if isinstance(values, dict) and isinstance(merged.get(section), dict):
                 merged[section].update({k: v for k, v in values.items() if v is not None})
             elif values is not None:
                 merged[section] = values
+        # always a plain Settings, whichever class read the file
         return Settings.model_validate(merged)
     except ValueError as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
-    finally:
-        _CONFIG_FILE["path"] = None

@@ -12,7 +12,8 @@ from kafka import KafkaConsumer
 
 from consumers.kafka_io import ensure_topics, make_producer
 from consumers.produce import publish
-from pipeline.settings import KafkaSettings, Settings
+from consumers.config import KafkaSettings
+from pipeline.settings import Settings
 
 NEG = "Acme shares plunge after profit warning"
 POS = "Acme beats estimates and raises guidance"
@@ -71,7 +72,7 @@ def daemon_env(settings: Settings, bootstrap: str | None = None, **extra: str) -
         "FINSENTRY_KAFKA__GROUP_ID": settings.kafka.group_id,
         "FINSENTRY_KAFKA__SESSION_TIMEOUT_MS": "6000",
         "FINSENTRY_KAFKA__BATCH_SIZE": "10",
-        "FINSENTRY_STORE__URL": settings.store.url,
+        "FINSENTRY_STORE__URL": settings.store.url.get_secret_value(),
         "FINSENTRY_MODEL__NAME": "lexicon",
         "FINSENTRY_TAGGING__TOPIC_MODEL": "keywords",
         "FINSENTRY_RUN_ALERTS": "false",

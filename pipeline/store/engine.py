@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -41,20 +42,29 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
-def normalise_url(url: str) -> str:
+# The store URL as settings hold it: a secret (it may carry a PostgreSQL password), unwrapped
+# only here, where an engine is made; plain strings are accepted for tests and tools.
+Url = str | SecretStr
+
+
+def _plain(url: Url) -> str:
+    return url.get_secret_value() if isinstance(url, SecretStr) else url
+
+
+def normalise_url(url: Url) -> str:
     """``postgresql://`` and ``postgres://`` use psycopg 3 (the driver finsentry installs)."""
-    u = make_url(url)
+    u = make_url(_plain(url))
     if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg")
     return u.render_as_string(hide_password=False)
 
 
-def redacted(url: str) -> str:
+def redacted(url: Url) -> str:
     """The URL with its password masked: the only form that may reach a log."""
-    return make_url(url).render_as_string(hide_password=True)
+    return make_url(_plain(url)).render_as_string(hide_password=True)
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
+def make_engine(url: Url, echo: bool = False) -> Engine:
     url = normalise_url(url)
     u = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import migrations
 from pipeline.errors import SchemaError
-from pipeline.store.engine import make_engine, redacted, store_error
+from pipeline.store.engine import Url, make_engine, redacted, store_error
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -79,7 +79,7 @@ def ensure_current(engine: Engine) -> str:
     return head
 
 
-def open_current(url: str) -> Engine:
+def open_current(url: Url) -> Engine:
     """An engine on ``url`` whose schema is checked to be current: what every command that
     reads the store starts with, so an unreachable or empty database is one clear error."""
     engine = make_engine(url)

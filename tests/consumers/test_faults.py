@@ -27,7 +27,8 @@ from consumers.broker import EmbeddedBroker
 from consumers.dlq import DeadLetter, KafkaDeadLetterSink
 from consumers.kafka_io import make_producer
 from pipeline.errors import BrokerError
-from pipeline.settings import KafkaSettings, Settings
+from consumers.config import KafkaSettings
+from pipeline.settings import Settings
 from pipeline.store.schema import articles, sentiment_series
 from tests.helpers import daemon_env, news, produce
 

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from consumers.records import Article, ScoredArticle
 from models.base import Prediction
@@ -139,9 +140,33 @@ def test_settings_from_toml_and_env(tmp_path: object, monkeypatch: pytest.Monkey
     monkeypatch.setenv("FINSENTRY_KAFKA__BATCH_SIZE", "9")
     s = load_settings(cfg, store={"url": "sqlite:///x.db"})
     assert (s.kafka.group_id, s.kafka.batch_size, s.model.name) == ("from-file", 9, "lexicon")
-    assert s.store.url == "sqlite:///x.db"
-    with pytest.raises(Exception, match="frozen"):
+    assert s.store.url.get_secret_value() == "sqlite:///x.db"
+    with pytest.raises(ValidationError, match="frozen"):
         s.kafka.batch_size = 3  # type: ignore[misc]
+
+
+def test_settings_file_is_passed_not_remembered(tmp_path: object) -> None:
+    """Two loads with two files, then one without: each sees only its own file."""
+    from pathlib import Path
+
+    from pipeline.settings import load_settings
+
+    a, b = Path(str(tmp_path)) / "a.toml", Path(str(tmp_path)) / "b.toml"
+    a.write_text('[kafka]\ngroup_id = "from-a"\n')
+    b.write_text('[kafka]\ngroup_id = "from-b"\n')
+    assert load_settings(a).kafka.group_id == "from-a"
+    assert load_settings(b).kafka.group_id == "from-b"
+    assert load_settings(None).kafka.group_id == "finsentry"
+
+
+def test_store_url_is_a_secret_in_reprs_and_dumps() -> None:
+    from pipeline.settings import load_settings
+
+    url = "postgresql://finsentry:s3cr3t-pass@db.example:5432/fs"
+    s = load_settings(None, store={"url": url})
+    assert s.store.url.get_secret_value() == url
+    for shown in (repr(s), str(s), repr(s.store), s.model_dump_json()):
+        assert "s3cr3t-pass" not in shown
 
 
 def test_query_output_of_empty_store(db_url: str) -> None:
