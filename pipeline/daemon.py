@@ -22,6 +22,7 @@ from consumers.kafka_io import ensure_topics, make_consumer, make_producer
 from consumers.loop import LoopStats, NewsConsumer, Tagger
 from models.base import Classifier
 from models.registry import load_classifier
+from pipeline.metrics import set_model_info
 from pipeline.settings import Settings
 from pipeline.store import SqlStore, ensure_current, make_engine
 from pipeline.store.engine import redacted
@@ -106,8 +107,11 @@ class Daemon:
         *,
         classifier: Classifier | None = None,
         tagger_factory: Callable[[Settings], Tagger | None] | None = None,
+        http: bool = False,
     ) -> None:
         self.settings = settings
+        self.http = http  # serve the API, dashboard, /health and /metrics (settings.http)
+        self.http_url: str | None = None
         self._classifier = classifier
         self._tagger_factory = tagger_factory
         self.stats: LoopStats | None = None
@@ -119,8 +123,19 @@ class Daemon:
             stack.callback(engine.dispose)
             revision = ensure_current(engine)
             log.info("store %s at schema %s", redacted(s.store.url), revision)
+            view = None
+            if self.http:  # up first: /health answers while the model loads
+                from pipeline.api.context import DaemonView
+                from pipeline.api.server import ApiServer
+
+                view = DaemonView(s.kafka.bootstrap_servers)
+                server = stack.enter_context(ApiServer(s, engine, daemon_state=view))
+                self.http_url = server.url
             classifier = self._classifier or load_classifier(s.model)
             log.info("classifier %s (%s)", classifier.name, classifier.version)
+            set_model_info(classifier.name, classifier.version)
+            if view is not None:
+                view.version = classifier.version
             factory = self._tagger_factory or _default_tagger
             tagger = factory(s)
             ensure_topics(s.kafka, [s.kafka.topic, s.kafka.dlq_topic])

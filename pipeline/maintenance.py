@@ -230,11 +230,13 @@ def apply_retention(
 
 
 def keys(engine: Engine, since: datetime | None = None, prefix: str | None = None) -> pd.DataFrame:
-    """Every series key with its volume: n, n_neg, neg_share, first and last bucket."""
+    """Every series key with its volume: n, n_neg, stories (distinct), neg_share, first and
+    last bucket."""
     stmt = select(
         sentiment_series.c.series_key,
         func.sum(sentiment_series.c.n).label("n"),
         func.sum(sentiment_series.c.n_neg).label("n_neg"),
+        func.sum(sentiment_series.c.s_n).label("stories"),
         func.min(sentiment_series.c.bucket_start).label("first"),
         func.max(sentiment_series.c.bucket_start).label("last"),
     ).group_by(sentiment_series.c.series_key)
@@ -244,10 +246,10 @@ def keys(engine: Engine, since: datetime | None = None, prefix: str | None = Non
         stmt = stmt.where(sentiment_series.c.series_key.startswith(prefix))
     with engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
-    frame = pd.DataFrame(rows, columns=["series_key", "n", "n_neg", "first", "last"])
+    frame = pd.DataFrame(rows, columns=["series_key", "n", "n_neg", "stories", "first", "last"])
     frame = frame[frame["n"] > 0]
-    frame["n"] = frame["n"].astype("int64")
-    frame["n_neg"] = frame["n_neg"].astype("int64")
+    for col in ("n", "n_neg", "stories"):
+        frame[col] = frame[col].astype("int64")
     frame["neg_share"] = (frame["n_neg"] / frame["n"]).round(4)
     for col in ("first", "last"):
         frame[col] = pd.to_datetime(frame[col], utc=True)

@@ -104,7 +104,7 @@ def articles(
     """The articles behind a series point, newest first, with their current sentiment.
 
     ``key`` uses the series grammar (``all``, ``source:X``, ``topic:X``, ``entity:X``,
-    ``entity:X/topic:Y``). Columns: id, published_at, source, title, label, score, p_neg,
+    ``entity:X/topic:Y``). Columns: id, published_at, source, title, url, label, score, p_neg,
     p_neu, p_pos, model_version, explanation, story_id, copies. With ``stories``, one row per
     story (its newest article) and ``copies`` = how many of its articles matched.
     """
@@ -117,6 +117,7 @@ def articles(
         articles.c.published_at,
         articles.c.source,
         articles.c.title,
+        articles.c.url,
         sentiments.c.label,
         sentiments.c.score,
         sentiments.c.p_neg,

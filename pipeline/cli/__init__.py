@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pipeline.cli.series_cmds",
     "pipeline.cli.alert_cmds",
     "pipeline.cli.alert_ops",
+    "pipeline.cli.api_cmds",
 )
 
 

@@ -66,22 +66,16 @@ def _engine(settings: Settings) -> Any:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy import select
-
+    from pipeline.alert_query import list_alerts
     from pipeline.cli.core import write_frame
-    from pipeline.store.schema import alerts
     from pipeline.timeparse import parse_instant
 
     engine = _engine(settings)
-    # an alert still firing is listed however long ago it started
-    stmt = select(alerts).where(
-        (alerts.c.started_at >= parse_instant(args.since)) | (alerts.c.status == "firing")
-    )
-    if args.status != "all":
-        stmt = stmt.where(alerts.c.status == args.status)
-    with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(stmt.order_by(alerts.c.started_at.desc())).mappings()]
-    engine.dispose()
+    try:
+        # an alert still firing is listed however long ago it started
+        rows = list_alerts(engine, args.status, parse_instant(args.since))
+    finally:
+        engine.dispose()
     frame = pd.DataFrame(
         [
             {
@@ -114,35 +108,17 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy import select
-
     from alerts.notify.message import jsonable
-    from pipeline.store.schema import alerts, notifications
+    from pipeline.alert_query import get_alert
 
     engine = _engine(settings)
-    with engine.connect() as conn:
-        row = conn.execute(select(alerts).where(alerts.c.id == args.id)).mappings().first()
-        notes = (
-            conn.execute(
-                select(
-                    notifications.c.channel,
-                    notifications.c.event,
-                    notifications.c.status,
-                    notifications.c.attempts,
-                    notifications.c.last_error,
-                    notifications.c.delivered_at,
-                )
-                .where(notifications.c.alert_id == args.id)
-                .order_by(notifications.c.id)
-            )
-            .mappings()
-            .all()
-        )
-    engine.dispose()
+    try:
+        row = get_alert(engine, args.id)
+    finally:
+        engine.dispose()
     if row is None:
         raise ConfigError(f"no alert with id {args.id}")
-    out = jsonable(dict(row))
-    out["notifications"] = jsonable([dict(n) for n in notes])
+    out = jsonable(row)
     if args.format == "json":
         print(json.dumps(out, indent=2))
     else:
@@ -202,6 +178,7 @@ def cmd_ack(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
     from alerts import silences
+    from pipeline.alert_query import active_silences
     from pipeline.cli.core import write_frame
     from pipeline.timeparse import parse_duration
 
@@ -227,8 +204,7 @@ def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
             print(f"silence {args.id} expired" if ok else f"silence {args.id} is not active")
             return 0 if ok else 1
         else:
-            with engine.connect() as conn:
-                active = silences.active(conn, datetime.now(UTC))
+            active = active_silences(engine)
             frame = pd.DataFrame(
                 [
                     {

@@ -29,6 +29,13 @@ def register(cli: CliRegistry) -> None:
         help="stop after the topic has been quiet this long (batch/demo use)",
     )
     p.add_argument("--group", help="consumer group id (default from settings)")
+    p.add_argument(
+        "--http",
+        action="store_true",
+        help="also serve the API, dashboard, /health and /metrics (see finsentry serve)",
+    )
+    p.add_argument("--host", help="HTTP address with --http (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="HTTP port with --http (default 8686)")
 
     p = cli.add("produce", cmd_produce, "publish articles from a JSON-lines file to Kafka")
     p.add_argument("file", help="JSON lines, one article per line ('-' for stdin)")
@@ -84,9 +91,15 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(
             update={"kafka": settings.kafka.model_copy(update={"group_id": args.group})}
         )
+    if args.host is not None or args.port is not None:
+        if not args.http:
+            raise ConfigError("--host and --port need --http")
+        from pipeline.cli.api_cmds import with_http
+
+        settings = with_http(settings, args.host, args.port)
     stop = threading.Event()
     install_signal_handlers(stop)
-    stats = Daemon(settings).run(stop, idle_exit_s=args.exit_when_idle)
+    stats = Daemon(settings, http=args.http).run(stop, idle_exit_s=args.exit_when_idle)
     print(
         json.dumps(
             {
