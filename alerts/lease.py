@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from alerts.metrics import LEASE_HELD
 from pipeline.errors import AlertError
 from pipeline.store.schema import leases
 from pipeline.store.writer import dialect_insert
@@ -61,6 +62,7 @@ class Lease:
         if won != self._held:
             log.info("%s lease %r as %s", "took" if won else "lost", self.name, self.holder)
         self._held = won
+        LEASE_HELD.set(1 if won else 0)
         return won
 
     def release(self) -> None:
@@ -73,6 +75,7 @@ class Lease:
         except SQLAlchemyError as exc:
             log.warning("could not release lease %r: %s", self.name, exc)
         self._held = False
+        LEASE_HELD.set(0)
 
     def current_holder(self, now: datetime | None = None) -> str | None:
         now = now or datetime.now(UTC)

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from alerts.config import AlertSettings
 from alerts.detect import Detection, Detector, Period, closed_window, is_normal
+from alerts.metrics import ALERTS_FIRED, ALERTS_RESOLVED
 from alerts.notify.message import alert_payload, jsonable
 from alerts.notify.outbox import enqueue
 from alerts.silences import silenced_by
@@ -449,6 +450,7 @@ class Lifecycle:
         pk = res.inserted_primary_key
         assert pk is not None
         alert = {"id": int(pk[0]), **values}
+        ALERTS_FIRED.labels(rule=RULE).inc()
         log.warning(
             "ALERT firing %s: negative share %.1f%% vs baseline %.1f%% (lift %.2f, p=%.2g, n=%d)",
             key,
@@ -526,6 +528,7 @@ class Lifecycle:
             "updated_at": now,
         }
         conn.execute(update(alerts).where(alerts.c.id == row["id"]).values(**values))
+        ALERTS_RESOLVED.labels(rule=row["rule"]).inc()
         log.info("ALERT resolved %s after %d normal windows", row["series_key"], streak)
         report.resolved.append(row["series_key"])
         # a resolve follows a firing message that went out; silenced episodes stay silent

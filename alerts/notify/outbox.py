@@ -57,6 +57,7 @@ from tenacity import (
     wait_random,
 )
 
+from alerts.metrics import NOTIFICATIONS
 from alerts.notify.base import DeliveryError, Notifier, NotifyError
 from alerts.notify.message import NotificationMessage, jsonable
 from alerts.notify.settings import EVENTS, NotifySettings
@@ -348,6 +349,7 @@ def _deliver_one(
             payload=row.payload,
             created_at=row.created_at,
         )
+        NOTIFICATIONS.labels(channel=row.channel, outcome="attempt").inc()
         notifier.send(message)
     except DeliveryError as e:
         error: Exception = e
@@ -369,10 +371,12 @@ def _deliver_one(
                 f"{where} was sent but could not be marked; it will be re-sent with the same key"
             ) from e
         report.delivered += 1
+        NOTIFICATIONS.labels(channel=row.channel, outcome="delivered").inc()
         log.info("%s delivered (attempt %d)", where, row.attempts)
         return
 
     text = _error_text(error)
+    NOTIFICATIONS.labels(channel=row.channel, outcome="failure").inc()
     t = clock()
     if transient and not backoff.exhausted(row.attempts):
         delay = backoff.delay(row.attempts, hint)
@@ -392,6 +396,7 @@ def _deliver_one(
     else:
         values = {"status": DEAD, "last_error": text, "next_attempt_at": t}
         report.dead += 1
+        NOTIFICATIONS.labels(channel=row.channel, outcome="dead").inc()
         why = "permanent failure" if not transient else f"{row.attempts} attempts"
         log.error("%s is dead (%s): %s", where, why, text)
     try:
