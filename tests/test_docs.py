@@ -93,6 +93,8 @@ def check_command(root: argparse.ArgumentParser, words: list[str]) -> str | None
         if expects_value:
             expects_value = False
             continue
+        if re.fullmatch(r"[A-Z][A-Z0-9_|:.]*", word):
+            continue  # a placeholder: COMMAND, ID, FILE, NAME|PATH
         subs = _subcommands(parser)
         if subs is None:
             continue  # a positional argument or a placeholder
@@ -137,6 +139,7 @@ def test_command_check_can_fail() -> None:
     assert check_command(parser, ["alerts", "lst"]) is not None
     assert check_command(parser, ["query", "--kee", "all"]) is not None
     assert check_command(parser, ["frobnicate"]) is not None
+    assert check_command(parser, ["COMMAND", "--help"]) is None
 
 
 # -- settings ---------------------------------------------------------------------------------
