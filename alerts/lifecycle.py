@@ -15,6 +15,9 @@ One evaluation tick, per series key, in one transaction each:
 The outbox rows are written in the same transaction as the alert change, so a crash can't
 leave an alert without its notification or a notification without its alert. Past alert
 periods are handed back to the detector so an episode never becomes its own baseline.
+
+The database is reached only through :class:`alerts.store.AlertStore` (its SQL implementation
+lives in ``pipeline/store/alerts_sql.py``, an in-memory one in :mod:`alerts.memory`).
 """
 
 from __future__ import annotations
@@ -27,45 +30,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pandas as pd
-from sqlalchemy import Connection, Engine, func, select, update
-from sqlalchemy.exc import IntegrityError
-
 from alerts.config import AlertSettings
-from alerts.detect import Detection, Detector, Period, closed_window, is_normal
+from alerts.detect import Detection, Detector, closed_window, is_normal
 from alerts.metrics import ALERTS_FIRED, ALERTS_RESOLVED
 from alerts.notify.message import alert_payload, jsonable
 from alerts.notify.outbox import enqueue
 from alerts.silences import silenced_by
+from alerts.store import AlertConflict, AlertStore, AlertUnit
 from pipeline.errors import AlertError
-from pipeline.store.schema import alerts, sentiment_series
 
 log = logging.getLogger(__name__)
 
 RULE = "neg_spike"
-SERIES_COLUMNS = ["n", "n_neg", "n_neu", "n_pos", "score_sum"]
-
-
-def volume_column(count: str) -> Any:
-    """The column that counts the detector's units (stories or articles) per bucket."""
-    return sentiment_series.c.s_n if count == "stories" else sentiment_series.c.n
-
-
-def counted_columns(count: str) -> list[Any]:
-    """The series columns the detector reads, named as it expects (``n``, ``n_neg``, …): the
-    story counts (``s_*``) or the article counts. Every loader of detector frames uses this."""
-    c = sentiment_series.c
-    if count == "stories":
-        return [
-            c.series_key,
-            c.bucket_start,
-            c.s_n.label("n"),
-            c.s_neg.label("n_neg"),
-            c.s_neu.label("n_neu"),
-            c.s_pos.label("n_pos"),
-            c.score_sum,
-        ]
-    return [c.series_key, c.bucket_start, c.n, c.n_neg, c.n_neu, c.n_pos, c.score_sum]
 
 
 # Evidence articles: (key, window start, window end) -> top negative articles, JSON-ready.
@@ -230,50 +206,12 @@ def top_words(
     return [[w, round(v, 4)] for w, v in ranked]
 
 
-def load_frames(
-    conn: Connection, keys: Sequence[str], since: datetime, until: datetime, count: str
-) -> dict[str, pd.DataFrame]:
-    """Each key's 1-minute frame in ``[since, until)`` as the detector reads it (stories or
-    articles, see :func:`counted_columns`): the one loader of the live tick and the backtest."""
-    frames: dict[str, pd.DataFrame] = {}
-    for i in range(0, len(keys), 500):
-        chunk = list(keys[i : i + 500])
-        rows = conn.execute(
-            select(*counted_columns(count))
-            .where(
-                sentiment_series.c.series_key.in_(chunk),
-                sentiment_series.c.bucket_start >= since,
-                sentiment_series.c.bucket_start < until,
-            )
-            .order_by(sentiment_series.c.series_key, sentiment_series.c.bucket_start)
-        ).all()
-        # plain tuples: pandas probing Row objects attribute by attribute costs 5x the build
-        df = pd.DataFrame(
-            [tuple(r) for r in rows], columns=["series_key", "bucket_start", *SERIES_COLUMNS]
-        )
-        df["bucket_start"] = pd.to_datetime(df["bucket_start"], utc=True)
-        for key in chunk:
-            part = df[df["series_key"] == key]
-            frames[key] = part.set_index("bucket_start")[SERIES_COLUMNS]
-    return frames
-
-
-def history_starts(conn: Connection, keys: Sequence[str]) -> dict[str, datetime]:
-    """Each key's first stored bucket: where its history (and its baseline) begins."""
-    rows = conn.execute(
-        select(sentiment_series.c.series_key, func.min(sentiment_series.c.bucket_start))
-        .where(sentiment_series.c.series_key.in_(list(keys)))
-        .group_by(sentiment_series.c.series_key)
-    ).all()
-    return {k: t for k, t in rows}
-
-
 class Lifecycle:
     """Runs detection ticks against the store and keeps the alerts table and outbox current."""
 
     def __init__(
         self,
-        engine: Engine,
+        store: AlertStore,
         settings: AlertSettings,
         *,
         channels_for: ChannelsFor,
@@ -281,64 +219,35 @@ class Lifecycle:
         detector: Detector | None = None,
         key_terms: Callable[[str], Iterable[str]] | None = None,
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.settings = settings
         self.detector = detector or Detector(settings.detector)
         self.channels_for = channels_for
         self.article_lookup = article_lookup
         self.key_terms = key_terms  # a key's entity names, aliases and tickers (watchlist)
 
-    # -- loading ----------------------------------------------------------------------------
-    def _candidates(self, conn: Connection, now: datetime) -> list[str]:
-        """Keys that could fire (enough volume in the window) plus keys with an open alert."""
-        start, end = closed_window(now, self.settings.detector)
-        busy = conn.execute(
-            select(sentiment_series.c.series_key)
-            .where(
-                sentiment_series.c.bucket_start >= start.to_pydatetime(),
-                sentiment_series.c.bucket_start < end.to_pydatetime(),
-            )
-            .group_by(sentiment_series.c.series_key)
-            .having(func.sum(volume_column(self.settings.count)) >= self.settings.detector.min_n)
-        ).scalars()
-        open_ = conn.execute(
-            select(alerts.c.series_key).where(alerts.c.status == "firing", alerts.c.rule == RULE)
-        ).scalars()
-        return sorted(set(busy) | set(open_))
-
-    def _frames(
-        self, conn: Connection, keys: Sequence[str], now: datetime
-    ) -> dict[str, pd.DataFrame]:
-        # every window the detector uses, the confirmation window included, and its baseline
-        since = now - self.detector.lookback.to_pytimedelta()
-        return load_frames(conn, keys, since, now, self.settings.count)
-
-    def _history_start(self, conn: Connection, keys: Sequence[str]) -> dict[str, datetime]:
-        return history_starts(conn, keys)
-
-    def _exclusions(self, conn: Connection, keys: Sequence[str]) -> dict[str, list[Period]]:
-        out: dict[str, list[Period]] = {}
-        rows = conn.execute(
-            select(alerts.c.series_key, alerts.c.started_at, alerts.c.resolved_at).where(
-                alerts.c.series_key.in_(list(keys)), alerts.c.rule == RULE
-            )
-        ).all()
-        for key, start, end in rows:
-            out.setdefault(key, []).append((start, end))
-        return out
-
     # -- one tick ---------------------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> TickReport:
         now = (now or datetime.now(UTC)).astimezone(UTC)
         report = TickReport(now=now)
-        with self.engine.connect() as conn:
-            keys = self._candidates(conn, now)
+        start, end = closed_window(now, self.settings.detector)
+        count = self.settings.count
+        # every window the detector uses, the confirmation window included, and its baseline
+        since = now - self.detector.lookback.to_pytimedelta()
+        with self.store.transaction() as tx:
+            # keys that could fire (enough volume in the window) plus keys with an open alert
+            keys = tx.candidate_keys(
+                start.to_pydatetime(),
+                end.to_pydatetime(),
+                self.settings.detector.min_n,
+                count,
+                RULE,
+            )
             if not keys:
                 return report
-            frames = self._frames(conn, keys, now)
-            exclusions = self._exclusions(conn, keys)
-            history = self._history_start(conn, keys)
-        start, end = closed_window(now, self.settings.detector)
+            frames = tx.frames(keys, since, now, count)
+            exclusions = tx.alert_periods(keys, RULE)
+            history = tx.history_starts(keys)
         tested = sum(
             int(f.loc[(f.index >= start) & (f.index < end), "n"].sum())
             >= self.settings.detector.min_n
@@ -383,50 +292,38 @@ class Lifecycle:
 
     def _apply(self, key: str, det: Detection, now: datetime, report: TickReport) -> None:
         fp = fingerprint(RULE, key)
-        opening = False
         try:
-            with self.engine.begin() as conn:
-                row = (
-                    conn.execute(
-                        select(alerts).where(
-                            alerts.c.fingerprint == fp, alerts.c.status == "firing"
-                        )
-                    )
-                    .mappings()
-                    .first()
-                )
+            with self.store.transaction() as tx:
+                row = tx.firing_alert(fp)
                 if det.is_spike:
-                    opening = row is None
                     if row is None:
-                        self._open(conn, key, fp, det, now, report)
+                        self._open(tx, key, fp, det, now, report)
                     else:
-                        self._refresh(conn, dict(row), det, now, report)
+                        self._refresh(tx, row, det, now, report)
                 elif row is not None:
-                    self._maybe_resolve(conn, dict(row), det, now, report)
-        except IntegrityError:
-            if not opening:
-                raise
-            # The partial unique index on open fingerprints: another detector (one whose lease
-            # ran out during a slow tick) opened this episode between our read and our insert,
-            # and queued its notifications. One alert per episode holds; this tick goes on.
+                    self._maybe_resolve(tx, row, det, now, report)
+        except AlertConflict:
+            # Another detector (one whose lease ran out during a slow tick) opened this episode
+            # between our read and our insert, and queued its notifications. One alert per
+            # episode holds; this tick goes on.
             log.warning("alert %s was just opened by another detector; keeping theirs", fp)
 
     def _notify(
-        self, conn: Connection, alert: dict[str, Any], event: str, now: datetime, seq: int | str
+        self, tx: AlertUnit, alert: dict[str, Any], event: str, now: datetime, seq: int | str
     ) -> bool:
         """Queue ``event`` for every channel that takes it, unless a silence matches."""
-        silence = silenced_by(conn, alert["rule"], alert["series_key"], now)
+        silence = silenced_by(tx, alert["rule"], alert["series_key"], now)
         if silence is not None:
             log.info("alert %s %s silenced by silence %d", alert["id"], event, silence)
             return False
         channels = list(self.channels_for(event))
         if channels:
-            enqueue(conn, alert["id"], event, alert_payload(alert), channels, now, seq=seq)
+            enqueue(tx, alert["id"], event, alert_payload(alert), channels, now, seq=seq)
         return True
 
     def _open(
         self,
-        conn: Connection,
+        tx: AlertUnit,
         key: str,
         fp: str,
         det: Detection,
@@ -434,7 +331,7 @@ class Lifecycle:
         report: TickReport,
     ) -> None:
         evidence = self._evidence(det)
-        values = {
+        values: dict[str, Any] = {
             "fingerprint": fp,
             "rule": RULE,
             "series_key": key,
@@ -446,10 +343,8 @@ class Lifecycle:
             "created_at": now,
             "updated_at": now,
         }
-        res = conn.execute(alerts.insert().values(**values))
-        pk = res.inserted_primary_key
-        assert pk is not None
-        alert = {"id": int(pk[0]), **values}
+        alert_id = tx.insert_alert(values)
+        alert = {"id": alert_id, **values}
         ALERTS_FIRED.labels(rule=RULE).inc()
         log.warning(
             "ALERT firing %s: negative share %.1f%% vs baseline %.1f%% (lift %.2f, p=%.2g, n=%d)",
@@ -460,17 +355,15 @@ class Lifecycle:
             det.p_share,
             det.n,
         )
-        if self._notify(conn, alert, "firing", now, seq=0):
-            conn.execute(
-                update(alerts).where(alerts.c.id == alert["id"]).values(last_notified_at=now)
-            )
+        if self._notify(tx, alert, "firing", now, seq=0):
+            tx.update_alert(alert_id, {"last_notified_at": now})
             report.fired.append(key)
         else:
             report.silenced.append(key)
 
     def _refresh(
         self,
-        conn: Connection,
+        tx: AlertUnit,
         row: dict[str, Any],
         det: Detection,
         now: datetime,
@@ -488,38 +381,30 @@ class Lifecycle:
             pass  # somebody is on it: no repeats, and no late firing message either
         elif last is None:
             # the firing message was silenced; once the silence is over, it goes out now
-            if self._notify(conn, alert, "firing", now, seq=0):
+            if self._notify(tx, alert, "firing", now, seq=0):
                 values["last_notified_at"] = now
                 report.fired.append(row["series_key"])
         elif now - last >= repeat and self._notify(
-            conn, alert, "repeat", now, seq=now.strftime("%Y%m%dT%H%M")
+            tx, alert, "repeat", now, seq=now.strftime("%Y%m%dT%H%M")
         ):
             values["last_notified_at"] = now
             report.repeated.append(row["series_key"])
-        conn.execute(update(alerts).where(alerts.c.id == row["id"]).values(**values))
+        tx.update_alert(row["id"], values)
 
     def _maybe_resolve(
         self,
-        conn: Connection,
+        tx: AlertUnit,
         row: dict[str, Any],
         det: Detection,
         now: datetime,
         report: TickReport,
     ) -> None:
         if not is_normal(det, self.settings.detector):
-            conn.execute(
-                update(alerts)
-                .where(alerts.c.id == row["id"])
-                .values(normal_streak=0, updated_at=now)
-            )
+            tx.update_alert(row["id"], {"normal_streak": 0, "updated_at": now})
             return
         streak = int(row["normal_streak"]) + 1
         if streak < self.settings.resolve_after_windows:
-            conn.execute(
-                update(alerts)
-                .where(alerts.c.id == row["id"])
-                .values(normal_streak=streak, updated_at=now)
-            )
+            tx.update_alert(row["id"], {"normal_streak": streak, "updated_at": now})
             return
         values = {
             "status": "resolved",
@@ -527,29 +412,21 @@ class Lifecycle:
             "normal_streak": streak,
             "updated_at": now,
         }
-        conn.execute(update(alerts).where(alerts.c.id == row["id"]).values(**values))
+        tx.update_alert(row["id"], values)
         ALERTS_RESOLVED.labels(rule=row["rule"]).inc()
         log.info("ALERT resolved %s after %d normal windows", row["series_key"], streak)
         report.resolved.append(row["series_key"])
         # a resolve follows a firing message that went out; silenced episodes stay silent
         if row["last_notified_at"] is not None:
-            self._notify(conn, {**row, **values}, "resolved", now, seq=0)
+            self._notify(tx, {**row, **values}, "resolved", now, seq=0)
 
 
 # -- operator actions ---------------------------------------------------------------------------
-def ack(engine: Engine, alert_id: int, by: str | None, now: datetime | None = None) -> bool:
+def ack(store: AlertStore, alert_id: int, by: str | None, now: datetime | None = None) -> bool:
     """Acknowledge an alert (no more repeats). False if it already was acknowledged; an
     :class:`AlertError` if there is no such alert — a typo must not look like success."""
-    now = now or datetime.now(UTC)
-    with engine.begin() as conn:
-        res = conn.execute(
-            update(alerts)
-            .where(alerts.c.id == alert_id, alerts.c.acked_at.is_(None))
-            .values(acked_at=now, acked_by=by, updated_at=now)
-        )
-        if (
-            not res.rowcount
-            and conn.execute(select(alerts.c.id).where(alerts.c.id == alert_id)).first() is None
-        ):
-            raise AlertError(f"no alert with id {alert_id}")
-    return bool(res.rowcount)
+    with store.transaction() as tx:
+        done = tx.ack_alert(alert_id, by, now or datetime.now(UTC))
+    if done is None:
+        raise AlertError(f"no alert with id {alert_id}")
+    return done

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Engine
 
 from alerts.config import AlertSettings
 from alerts.lease import Lease
@@ -25,6 +24,7 @@ from alerts.lifecycle import ArticleLookup, Lifecycle
 from alerts.notify.base import Notifier
 from alerts.notify.outbox import deliver_due
 from alerts.notify.settings import NotifySettings
+from alerts.store import AlertStore
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class ExtraJob:
 class AlertService:
     def __init__(
         self,
-        engine: Engine,
+        store: AlertStore,
         settings: AlertSettings,
         notify: NotifySettings,
         notifiers: Mapping[str, Notifier],
@@ -53,13 +53,13 @@ class AlertService:
         extra_jobs: tuple[ExtraJob, ...] = (),
         holder: str | None = None,
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.settings = settings
         self.notify = notify
         self.notifiers = dict(notifiers)
-        self.lease = Lease(engine, LEASE_NAME, settings.lease_ttl_s, holder)
+        self.lease = Lease(store, LEASE_NAME, settings.lease_ttl_s, holder)
         self.lifecycle = Lifecycle(
-            engine,
+            store,
             settings,
             channels_for=notify.channels_for,
             article_lookup=article_lookup,
@@ -98,7 +98,7 @@ class AlertService:
         if not self._leader():
             return
         try:
-            deliver_due(self.engine, self.notifiers, self.notify)
+            deliver_due(self.store, self.notifiers, self.notify)
         except Exception:
             log.exception("notification delivery failed; the next run will try again")
 

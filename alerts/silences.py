@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
-
+from alerts.store import AlertStore, AlertUnit
 from pipeline.errors import AlertError
-from pipeline.store.schema import silences
 
 MATCHER_FIELDS = ("series_key", "rule")
 
@@ -47,7 +45,7 @@ def matches(matchers: Mapping[str, Any], rule: str, series_key: str) -> bool:
 
 
 def create(
-    engine: Engine,
+    store: AlertStore,
     matchers: Mapping[str, str],
     duration: timedelta,
     *,
@@ -58,43 +56,24 @@ def create(
     now = now or datetime.now(UTC)
     if duration <= timedelta(0):
         raise AlertError("a silence needs a positive duration")
-    with engine.begin() as conn:
-        res = conn.execute(
-            silences.insert().values(
-                matchers=dict(matchers),
-                comment=comment,
-                created_by=created_by,
-                starts_at=now,
-                ends_at=now + duration,
-                created_at=now,
-            )
-        )
-        pk = res.inserted_primary_key
-        assert pk is not None
-        return int(pk[0])
+    with store.transaction() as tx:
+        return tx.add_silence(matchers, now, now + duration, comment, created_by)
 
 
-def expire(engine: Engine, silence_id: int, now: datetime | None = None) -> bool:
-    now = now or datetime.now(UTC)
-    with engine.begin() as conn:
-        res = conn.execute(
-            update(silences)
-            .where(silences.c.id == silence_id, silences.c.ends_at > now)
-            .values(ends_at=now)
-        )
-    return bool(res.rowcount)
+def expire(store: AlertStore, silence_id: int, now: datetime | None = None) -> bool:
+    with store.transaction() as tx:
+        return tx.expire_silence(silence_id, now or datetime.now(UTC))
 
 
-def active(conn: Connection, now: datetime) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(silences).where(silences.c.starts_at <= now, silences.c.ends_at > now)
-    ).mappings()
-    return [dict(r) for r in rows]
+def active(store: AlertStore, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The silences in force at ``now``, by id."""
+    with store.transaction() as tx:
+        return tx.active_silences(now or datetime.now(UTC))
 
 
-def silenced_by(conn: Connection, rule: str, series_key: str, now: datetime) -> int | None:
-    """The id of an active silence matching this alert, or None."""
-    for s in active(conn, now):
+def silenced_by(tx: AlertUnit, rule: str, series_key: str, now: datetime) -> int | None:
+    """The id of an active silence matching this alert, or None (inside the alert's unit)."""
+    for s in tx.active_silences(now):
         if matches(s["matchers"], rule, series_key):
             return int(s["id"])
     return None

@@ -69,7 +69,7 @@ def get_silence(engine: Engine, silence_id: int) -> dict[str, Any] | None:
 def active_silences(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
     """Silences in force now, the soonest to end first."""
     from alerts.silences import active
+    from pipeline.store.alerts_sql import SqlAlertStore
 
-    with engine.connect() as conn:
-        rows = active(conn, now or datetime.now(UTC))
+    rows = active(SqlAlertStore(engine), now or datetime.now(UTC))
     return sorted(rows, key=lambda s: (s["ends_at"], s["id"]))

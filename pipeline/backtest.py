@@ -16,8 +16,8 @@ from sqlalchemy import Engine, func, select
 
 from alerts.config import AlertSettings
 from alerts.detect import Detector, keys_tested_per_tick
-from alerts.lifecycle import history_starts, load_frames, volume_column
 from alerts.replay import replay
+from pipeline.store.alerts_sql import history_starts, load_frames, volume_column
 from pipeline.store.schema import sentiment_series
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from alerts.service import AlertService, ExtraJob
 from consumers.dlq import KafkaDeadLetterSink
 from consumers.kafka_io import ensure_topics, make_consumer, make_producer
 from consumers.loop import LoopStats, NewsConsumer, Tagger
@@ -41,15 +42,18 @@ def install_signal_handlers(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def build_alert_service(engine: Engine, settings: Settings, holder: str | None = None) -> Any:
-    """The alert scheduler with its notifiers, evidence lookup and retention job."""
+def build_alert_service(
+    engine: Engine, settings: Settings, holder: str | None = None
+) -> AlertService:
+    """The alert scheduler on the SQL store, with its notifiers, evidence lookup and retention
+    job."""
     from alerts.notify.channels import build_notifiers
-    from alerts.service import AlertService, ExtraJob
     from pipeline.maintenance import apply_retention
     from pipeline.query import top_negative
+    from pipeline.store.alerts_sql import SqlAlertStore
 
     return AlertService(
-        engine,
+        SqlAlertStore(engine),
         settings.alerts,
         settings.notify,
         build_notifiers(settings.notify),

@@ -15,14 +15,15 @@ network is not on offer; at-least-once plus a stable key is the honest contract.
 per alert) and the repeat number or time stamp for ``repeat``; the
 UNIQUE constraint on it makes :func:`enqueue` idempotent too (ON CONFLICT DO NOTHING).
 
-Claiming. ``deliver_due`` claims up to ``batch_size`` due rows in one short statement —
-``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING …`` on PostgreSQL,
-the same UPDATE without the lock clause on SQLite, whose single writer makes it atomic — which
-counts the attempt and pushes ``next_attempt_at`` ``claim_timeout_s`` ahead. No transaction is
-held open while a channel talks to the network. Each outcome is written in its own short
-transaction right after its send; a process that dies mid-batch leaves its claimed rows to
-become due again when the claim times out, and one that is interrupted (KeyboardInterrupt,
-SystemExit) releases the rows it had not finished so the next run takes them at once.
+Claiming. ``deliver_due`` claims up to ``batch_size`` due rows in one short, atomic store
+operation (:meth:`alerts.store.AlertUnit.claim`; in SQL ``UPDATE … WHERE id IN (SELECT … FOR
+UPDATE SKIP LOCKED LIMIT n) RETURNING …`` on PostgreSQL, the same UPDATE without the lock
+clause on SQLite, whose single writer makes it atomic), which counts the attempt and pushes
+``next_attempt_at`` ``claim_timeout_s`` ahead. No transaction is held open while a channel
+talks to the network. Each outcome is written in its own short transaction right after its
+send; a process that dies mid-batch leaves its claimed rows to become due again when the claim
+times out, and one that is interrupted (KeyboardInterrupt, SystemExit) releases the rows it had
+not finished so the next run takes them at once.
 
 Retries. A transient failure (timeout, refused, 408/429/5xx, SMTP 4xx) schedules the next
 attempt after ``min(backoff_base_s·2^(n−1), backoff_max_s) + U(0, backoff_base_s)`` seconds
@@ -45,13 +46,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, delete, func, select, update
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from tenacity import (
     RetryCallState,
     Retrying,
     before_sleep_log,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential,
     wait_random,
@@ -61,16 +60,14 @@ from alerts.metrics import NOTIFICATIONS
 from alerts.notify.base import DeliveryError, Notifier, NotifyError
 from alerts.notify.message import NotificationMessage, jsonable
 from alerts.notify.settings import EVENTS, NotifySettings
-from pipeline.store.schema import notifications
-from pipeline.store.writer import dialect_insert
+from alerts.store import AlertStore, AlertUnit, Claimed
+from pipeline.errors import StoreError, StoreRejected
 
 log = logging.getLogger(__name__)
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 MAX_ERROR = 1000
 T = TypeVar("T")
-
-n = notifications.c
 
 
 def idempotency_key(alert_id: int, event: str, channel: str, seq: int | str = 0) -> str:
@@ -85,7 +82,7 @@ def _aware(t: datetime, what: str) -> datetime:
 
 
 def enqueue(
-    conn: Connection,
+    tx: AlertUnit,
     alert_id: int,
     event: str,
     payload: Mapping[str, Any],
@@ -127,12 +124,9 @@ def enqueue(
         }
         for ch, key in zip(dict.fromkeys(channels), keys, strict=True)
     ]
-    stmt = dialect_insert(conn.dialect.name, notifications).on_conflict_do_nothing(
-        index_elements=[n.idempotency_key]
-    )
     try:
-        conn.execute(stmt, rows)
-    except SQLAlchemyError as e:
+        tx.enqueue(rows)
+    except StoreError as e:
         raise NotifyError(f"could not enqueue {event} notifications of alert {alert_id}") from e
     return keys
 
@@ -180,11 +174,15 @@ class DeliveryReport:
     unconfigured: int = 0  # pending rows whose channel is not configured (left pending)
 
 
+def _outage(e: BaseException) -> bool:
+    return isinstance(e, StoreError) and not isinstance(e, StoreRejected)
+
+
 def _db_retry(fn: Callable[[], T]) -> T:
     """Short in-process retries for a blip of the database (SQLite busy, a dropped
     PostgreSQL connection); the outbox's own backoff is for the endpoints."""
     retrying = Retrying(
-        retry=retry_if_exception_type(OperationalError),
+        retry=retry_if_exception(_outage),
         stop=stop_after_attempt(3),
         wait=wait_exponential(multiplier=0.2, max=2),
         before_sleep=before_sleep_log(log, logging.WARNING),
@@ -193,94 +191,50 @@ def _db_retry(fn: Callable[[], T]) -> T:
     return retrying(fn)
 
 
-def _note_unconfigured(engine: Engine, configured: Sequence[str]) -> int:
-    def run() -> int:
-        with engine.begin() as conn:
-            lost = conn.execute(
-                select(n.channel, func.count())
-                .where(n.status == PENDING, n.channel.not_in(configured))
-                .group_by(n.channel)
-            ).all()
-            for channel, count in lost:
-                why = f"channel {channel!r} is not configured; kept pending until it is"
-                marked = conn.execute(
-                    update(notifications)
-                    .where(n.status == PENDING, n.channel == channel)
-                    .where((n.last_error.is_(None)) | (n.last_error != why))
-                    .values(last_error=why)
-                ).rowcount
-                if marked:
-                    log.warning(
-                        "%d notification(s) wait for channel %r: not configured", count, channel
-                    )
-            return sum(count for _, count in lost)
+UNCONFIGURED = "channel {channel!r} is not configured; kept pending until it is"
 
-    return _db_retry(run)
+
+def _note_unconfigured(store: AlertStore, configured: Sequence[str]) -> int:
+    def run() -> dict[str, tuple[int, int]]:
+        with store.transaction() as tx:
+            return tx.mark_unconfigured(configured, UNCONFIGURED)
+
+    lost = _db_retry(run)
+    for channel, (count, marked) in lost.items():
+        if marked:
+            log.warning("%d notification(s) wait for channel %r: not configured", count, channel)
+    return sum(count for count, _ in lost.values())
 
 
 def _claim(
-    engine: Engine, channels: Sequence[str], policy: NotifySettings, now: datetime
-) -> list[Row[Any]]:
-    due = (
-        select(n.id)
-        .where(n.status == PENDING, n.next_attempt_at <= now, n.channel.in_(channels))
-        .order_by(n.next_attempt_at, n.id)
-        .limit(policy.batch_size)
-        .with_for_update(skip_locked=True)
-    )
-    stmt = (
-        update(notifications)
-        .where(n.id.in_(due.scalar_subquery()), n.status == PENDING, n.next_attempt_at <= now)
-        .values(
-            attempts=n.attempts + 1,
-            next_attempt_at=now + timedelta(seconds=policy.claim_timeout_s),
-        )
-        .returning(
-            n.id,
-            n.alert_id,
-            n.channel,
-            n.event,
-            n.idempotency_key,
-            n.payload,
-            n.attempts,
-            n.created_at,
-        )
-    )
+    store: AlertStore, channels: Sequence[str], policy: NotifySettings, now: datetime
+) -> list[Claimed]:
+    until = now + timedelta(seconds=policy.claim_timeout_s)
 
-    def run() -> list[Row[Any]]:
-        with engine.begin() as conn:
-            return list(conn.execute(stmt).all())
+    def run() -> list[Claimed]:
+        with store.transaction() as tx:
+            return tx.claim(channels, policy.batch_size, now, until)
 
     return sorted(_db_retry(run), key=lambda r: r.id)
 
 
-def _finish(engine: Engine, row: Row[Any], values: dict[str, Any], *, any_claim: bool) -> None:
+def _finish(store: AlertStore, row: Claimed, values: dict[str, Any], *, any_claim: bool) -> None:
     """Write one outcome; ``any_claim`` also when another deliverer re-claimed the row since
     (a success is a success; a failure must not clobber a newer claim)."""
-    stmt = update(notifications).where(n.id == row.id, n.status == PENDING)
-    if not any_claim:
-        stmt = stmt.where(n.attempts == row.attempts)
 
     def run() -> None:
-        with engine.begin() as conn:
-            conn.execute(stmt.values(**values))
+        with store.transaction() as tx:
+            tx.finish(row, values, any_claim=any_claim)
 
     _db_retry(run)
 
 
-def _release(engine: Engine, rows: Iterable[Row[Any]], now: datetime, *, uncount: bool) -> None:
+def _release(store: AlertStore, rows: Iterable[Claimed], now: datetime, *, uncount: bool) -> None:
     """Make claimed rows due again now (after an interruption); best effort."""
     try:
-        with engine.begin() as conn:
+        with store.transaction() as tx:
             for row in rows:
-                conn.execute(
-                    update(notifications)
-                    .where(n.id == row.id, n.status == PENDING, n.attempts == row.attempts)
-                    .values(
-                        next_attempt_at=now,
-                        attempts=n.attempts - 1 if uncount else n.attempts,
-                    )
-                )
+                tx.release(row, now, uncount=uncount)
     except Exception:  # the interruption that got us here matters more; the claim expires
         log.exception("could not release claimed notifications; they retry after the claim")
 
@@ -291,7 +245,7 @@ def _error_text(e: BaseException) -> str:
 
 
 def deliver_due(
-    engine: Engine,
+    store: AlertStore,
     notifiers: Mapping[str, Notifier],
     policy: NotifySettings,
     now: datetime | None = None,
@@ -310,31 +264,31 @@ def deliver_due(
     report = DeliveryReport()
     names = list(notifiers)
     try:
-        report.unconfigured = _note_unconfigured(engine, names)
-        claimed = _claim(engine, names, policy, clock())
-    except SQLAlchemyError as e:
+        report.unconfigured = _note_unconfigured(store, names)
+        claimed = _claim(store, names, policy, clock())
+    except StoreError as e:
         raise NotifyError("could not claim due notifications") from e
     report.claimed = len(claimed)
     todo = list(claimed)
-    in_flight: Row[Any] | None = None
+    in_flight: Claimed | None = None
     try:
         while todo:
             row = todo.pop(0)
             in_flight = row
-            _deliver_one(engine, row, notifiers[row.channel], backoff, clock, report)
+            _deliver_one(store, row, notifiers[row.channel], backoff, clock, report)
             in_flight = None
     except BaseException:
         if todo:
-            _release(engine, todo, clock(), uncount=True)
+            _release(store, todo, clock(), uncount=True)
         if in_flight is not None:
-            _release(engine, [in_flight], clock(), uncount=False)
+            _release(store, [in_flight], clock(), uncount=False)
         raise
     return report
 
 
 def _deliver_one(
-    engine: Engine,
-    row: Row[Any],
+    store: AlertStore,
+    row: Claimed,
     notifier: Notifier,
     backoff: Backoff,
     clock: Callable[[], datetime],
@@ -361,12 +315,12 @@ def _deliver_one(
         t = clock()
         try:
             _finish(
-                engine,
+                store,
                 row,
                 {"status": DELIVERED, "delivered_at": t, "next_attempt_at": t},
                 any_claim=True,
             )
-        except SQLAlchemyError as e:
+        except StoreError as e:
             raise NotifyError(
                 f"{where} was sent but could not be marked; it will be re-sent with the same key"
             ) from e
@@ -400,8 +354,8 @@ def _deliver_one(
         why = "permanent failure" if not transient else f"{row.attempts} attempts"
         log.error("%s is dead (%s): %s", where, why, text)
     try:
-        _finish(engine, row, values, any_claim=False)
-    except SQLAlchemyError as e:
+        _finish(store, row, values, any_claim=False)
+    except StoreError as e:
         raise NotifyError(f"could not record the outcome of {where}") from e
 
 
@@ -409,7 +363,7 @@ def _deliver_one(
 
 
 def requeue_dead(
-    engine: Engine,
+    store: AlertStore,
     *,
     ids: Sequence[int] | None = None,
     alert_id: int | None = None,
@@ -419,33 +373,22 @@ def requeue_dead(
     """Give dead notifications (all, or those matching) a fresh set of attempts, due now.
     Returns how many were requeued."""
     t = _aware(now, "now") if now is not None else datetime.now(UTC)
-    stmt = update(notifications).where(n.status == DEAD)
-    if ids is not None:
-        stmt = stmt.where(n.id.in_(list(ids)))
-    if alert_id is not None:
-        stmt = stmt.where(n.alert_id == alert_id)
-    if channel is not None:
-        stmt = stmt.where(n.channel == channel)
-    with engine.begin() as conn:
-        return int(
-            conn.execute(stmt.values(status=PENDING, attempts=0, next_attempt_at=t)).rowcount
-        )
+    with store.transaction() as tx:
+        return tx.requeue_dead(t, ids=ids, alert_id=alert_id, channel=channel)
 
 
-def purge_delivered(engine: Engine, before: datetime) -> int:
+def purge_delivered(store: AlertStore, before: datetime) -> int:
     """Delete delivered notifications older than ``before`` (retention); pending and dead
     rows are kept. Returns how many were deleted."""
-    stmt = delete(notifications).where(
-        n.status == DELIVERED, n.delivered_at < _aware(before, "before")
-    )
-    with engine.begin() as conn:
-        return int(conn.execute(stmt).rowcount)
+    before = _aware(before, "before")
+    with store.transaction() as tx:
+        return tx.purge_delivered(before)
 
 
-def outbox_counts(engine: Engine) -> dict[str, int]:
+def outbox_counts(store: AlertStore) -> dict[str, int]:
     """``{"pending": …, "delivered": …, "dead": …}``, for status pages and the CLI."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(n.status, func.count()).group_by(n.status)).all()
+    with store.transaction() as tx:
+        counts = tx.outbox_counts()
     out = {PENDING: 0, DELIVERED: 0, DEAD: 0}
-    out.update({status: int(count) for status, count in rows})
+    out.update(counts)
     return out

@@ -27,6 +27,7 @@ from pipeline.api.models import (
     SilenceOut,
     SilencesOut,
 )
+from pipeline.store.alerts_sql import SqlAlertStore
 from pipeline.timeparse import parse_duration, parse_instant
 
 router = APIRouter(prefix="/api", tags=["alerts"])
@@ -121,7 +122,8 @@ def get_one_alert(ctx: Ctx, alert_id: int) -> AlertDetailOut:
 )
 def post_ack(ctx: Ctx, alert_id: int, body: AckIn) -> AlertDetailOut:
     _alert_or_404(ctx, alert_id)
-    ack(ctx.engine, alert_id, body.by.strip())  # already acknowledged: the alert as it is
+    # already acknowledged: the alert as it is
+    ack(SqlAlertStore(ctx.engine), alert_id, body.by.strip())
     return alert_detail(_alert_or_404(ctx, alert_id))
 
 
@@ -148,7 +150,7 @@ def get_silences(ctx: Ctx) -> SilencesOut:
 def post_silence(ctx: Ctx, body: SilenceIn) -> SilenceOut:
     matchers = silences.parse_matchers([f"{k}={v}" for k, v in body.matchers.items()])
     sid = silences.create(
-        ctx.engine,
+        SqlAlertStore(ctx.engine),
         matchers,
         parse_duration(body.duration),
         comment=body.comment,
@@ -163,7 +165,7 @@ def post_silence(ctx: Ctx, body: SilenceIn) -> SilenceOut:
 def delete_silence(ctx: Ctx, silence_id: int) -> SilenceOut:
     if get_silence(ctx.engine, silence_id) is None:
         raise HTTPException(status_code=404, detail=f"no silence with id {silence_id}")
-    if not silences.expire(ctx.engine, silence_id):
+    if not silences.expire(SqlAlertStore(ctx.engine), silence_id):
         raise HTTPException(status_code=409, detail=f"silence {silence_id} is not active")
     row = get_silence(ctx.engine, silence_id)
     assert row is not None

@@ -20,6 +20,7 @@ from alerts.service import LEASE_NAME
 from pipeline import metrics
 from pipeline.api.context import ApiContext, context
 from pipeline.api.models import HealthOut
+from pipeline.store.alerts_sql import SqlAlertStore
 from pipeline.store.migrate import current_revision
 from pipeline.store.schema import sentiments
 
@@ -55,7 +56,8 @@ def _stored_model_version(ctx: ApiContext) -> str | None:
 
 
 def _lease_holder(ctx: ApiContext) -> str | None:
-    lease = Lease(ctx.engine, LEASE_NAME, ctx.settings.alerts.lease_ttl_s, holder="health")
+    store = SqlAlertStore(ctx.engine)
+    lease = Lease(store, LEASE_NAME, ctx.settings.alerts.lease_ttl_s, holder="health")
     return lease.current_holder(datetime.now(UTC))
 
 

@@ -166,10 +166,11 @@ def describe(alert: dict[str, Any]) -> str:
 
 def cmd_ack(args: argparse.Namespace, settings: Settings) -> int:
     from alerts.lifecycle import ack
+    from pipeline.store.alerts_sql import SqlAlertStore
 
     engine = _engine(settings)
     try:
-        done = ack(engine, args.id, args.by or getpass.getuser())
+        done = ack(SqlAlertStore(engine), args.id, args.by or getpass.getuser())
     finally:
         engine.dispose()
     print(f"alert {args.id} acknowledged" if done else f"alert {args.id}: nothing to acknowledge")
@@ -180,14 +181,16 @@ def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
     from alerts import silences
     from pipeline.alert_query import active_silences
     from pipeline.cli.core import write_frame
+    from pipeline.store.alerts_sql import SqlAlertStore
     from pipeline.timeparse import parse_duration
 
     engine = _engine(settings)
+    store = SqlAlertStore(engine)
     try:
         if args.action == "add":
             matchers = silences.parse_matchers(args.match)
             sid = silences.create(
-                engine,
+                store,
                 matchers,
                 parse_duration(args.duration),
                 comment=args.comment,
@@ -200,7 +203,7 @@ def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "expire":
             if args.id is None:
                 raise ConfigError("silence expire needs --id")
-            ok = silences.expire(engine, args.id)
+            ok = silences.expire(store, args.id)
             print(f"silence {args.id} expired" if ok else f"silence {args.id} is not active")
             return 0 if ok else 1
         else:
@@ -253,7 +256,7 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
         report = service.lifecycle.tick()
         delivered = 0
         while True:
-            d = deliver_due(engine, service.notifiers, settings.notify)
+            d = deliver_due(service.store, service.notifiers, settings.notify)
             delivered += d.delivered
             if d.claimed < settings.notify.batch_size:
                 break

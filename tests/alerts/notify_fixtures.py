@@ -22,9 +22,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
-from sqlalchemy import Connection, insert
 
-from pipeline.store.schema import alerts
+from alerts.store import AlertUnit
 
 NOW = datetime(2026, 3, 2, 14, 15, tzinfo=UTC)
 
@@ -66,7 +65,7 @@ def free_port() -> int:
 
 
 def insert_alert(
-    conn: Connection,
+    tx: AlertUnit,
     *,
     key: str = "entity:ACME",
     status: str = "firing",
@@ -87,9 +86,7 @@ def insert_alert(
         "created_at": now,
         "updated_at": now,
     }
-    pk = conn.execute(insert(alerts).values(**values)).inserted_primary_key
-    assert pk is not None
-    return {"id": int(pk[0]), **values}
+    return {"id": tx.insert_alert(values), **values}
 
 
 @dataclass

@@ -23,7 +23,9 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, insert, select
 
 from alerts.config import AlertSettings
+from alerts.memory import MemoryAlertStore
 from alerts.notify.settings import LogChannel, NotifySettings, WebhookChannel
+from alerts.store import AlertStore
 from consumers.records import Article, ScoredArticle
 from models.base import Prediction
 from pipeline.store import SqlStore
@@ -226,3 +228,61 @@ def events(engine: Engine, alert_id: int | None = None) -> list[tuple[str, str]]
 
 def keys_of(items: Sequence[dict[str, Any]]) -> list[str]:
     return [str(i["series_key"]) for i in items]
+
+
+@dataclass
+class Backend:
+    """An alert store under test, with the database that holds the world's series and
+    articles. On ``sqlite``/``postgresql`` the store is the SQL one on that database; on
+    ``memory`` it is :class:`alerts.memory.MemoryAlertStore`, fed the same series, while the
+    evidence articles still come from a SQLite file (they are not the alert store's business).
+    """
+
+    name: str
+    engine: Engine
+    store: AlertStore
+
+    def lookup(self, key: str, start: datetime, end: datetime, k: int) -> list[dict[str, Any]]:
+        from pipeline.query import top_negative
+
+        return top_negative(self.engine, key, start, end, k)
+
+    def write_world(self, world: World, *, newcomer: bool = False) -> World:
+        write_world(self.engine, world, newcomer=newcomer)
+        if isinstance(self.store, MemoryAlertStore):
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(sentiment_series)).mappings().all()
+            self.store.add_series(dict(r) for r in rows)
+        return world
+
+    def insert_series(self, rows: list[dict[str, Any]]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(sentiment_series), rows)
+        if isinstance(self.store, MemoryAlertStore):
+            self.store.add_series(rows)
+
+    def alert_rows(self) -> list[dict[str, Any]]:
+        with self.store.transaction() as tx:
+            return sorted(tx.list_alerts(), key=lambda a: a["id"])
+
+    def outbox(self) -> list[dict[str, Any]]:
+        with self.store.transaction() as tx:
+            return tx.notifications()
+
+    def events(self, alert_id: int | None = None) -> list[tuple[str, str]]:
+        return [
+            (r["event"], r["channel"])
+            for r in self.outbox()
+            if alert_id is None or r["alert_id"] == alert_id
+        ]
+
+
+def backend(name: str, url: str) -> Backend:
+    """A :class:`Backend` on a fresh database at ``url`` (migrated to head)."""
+    from pipeline.store import make_engine, upgrade
+    from pipeline.store.alerts_sql import SqlAlertStore
+
+    engine = make_engine(url)
+    upgrade(engine)
+    store: AlertStore = MemoryAlertStore() if name == "memory" else SqlAlertStore(engine)
+    return Backend(name, engine, store)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from alerts.lifecycle import Lifecycle
 from pipeline.cli import main
+from pipeline.store.alerts_sql import SqlAlertStore
 from tests.alerts.notify_fixtures import Receiver
 from tests.alerts.series_fixtures import (
     ALERTS,
@@ -116,7 +117,9 @@ def test_tick_list_show_ack(
     assert "by oncall" in out
 
     # acknowledged: a tick well past the repeat interval queues no repeat
-    lc = Lifecycle(engine, ALERTS, channels_for=notify_settings(receiver.url()).channels_for)
+    lc = Lifecycle(
+        SqlAlertStore(engine), ALERTS, channels_for=notify_settings(receiver.url()).channels_for
+    )
     report_later = lc.tick(live.at(35 + ALERTS.repeat_interval_min))
     assert report_later.repeated == []
     assert [e for e, _ in events(engine)] == ["firing", "firing"]
@@ -245,6 +248,6 @@ def test_backtest_lists_the_planted_episode_and_nothing_else(
     assert alert_rows(engine) == [] and outbox(engine) == []
 
     # and it says what the live tick says: quiet the minute before, firing at that minute
-    lc = Lifecycle(engine, ALERTS, channels_for=notify_settings().channels_for)
+    lc = Lifecycle(SqlAlertStore(engine), ALERTS, channels_for=notify_settings().channels_for)
     assert lc.tick(first_fired - MIN).fired == []
     assert lc.tick(first_fired).fired == [SPIKE_KEY]

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 
 from alerts.lease import Lease
 from pipeline.errors import AlertError
+from pipeline.store.alerts_sql import SqlAlertStore
 from pipeline.store.schema import leases
 
 T0 = datetime(2025, 6, 4, 10, 0, tzinfo=UTC)
@@ -37,8 +38,8 @@ def row(engine: Engine, name: str = "alerts") -> dict[str, Any] | None:
 
 
 def test_one_holder_renewal_expiry_and_release(engine: Engine) -> None:
-    a = Lease(engine, "alerts", ttl_s=30, holder="daemon-a")
-    b = Lease(engine, "alerts", ttl_s=30, holder="daemon-b")
+    a = Lease(SqlAlertStore(engine), "alerts", ttl_s=30, holder="daemon-a")
+    b = Lease(SqlAlertStore(engine), "alerts", ttl_s=30, holder="daemon-b")
     assert a.current_holder(at(0)) is None
 
     assert a.acquire(at(0)) is True
@@ -79,19 +80,21 @@ def test_one_holder_renewal_expiry_and_release(engine: Engine) -> None:
 
 
 def test_leases_are_named(engine: Engine) -> None:
-    assert Lease(engine, "alerts", 30, holder="x").acquire(at(0))
-    assert Lease(engine, "retention", 30, holder="y").acquire(at(0))
-    assert not Lease(engine, "alerts", 30, holder="y").acquire(at(1))
+    assert Lease(SqlAlertStore(engine), "alerts", 30, holder="x").acquire(at(0))
+    assert Lease(SqlAlertStore(engine), "retention", 30, holder="y").acquire(at(0))
+    assert not Lease(SqlAlertStore(engine), "alerts", 30, holder="y").acquire(at(1))
 
 
 def test_a_naive_clock_is_refused_as_a_finsentry_error(engine: Engine) -> None:
     with pytest.raises(AlertError, match="lease 'alerts'"):
-        Lease(engine, "alerts", 30, holder="x").acquire(datetime(2025, 6, 4, 10, 0))
+        Lease(SqlAlertStore(engine), "alerts", 30, holder="x").acquire(datetime(2025, 6, 4, 10, 0))
 
 
 def test_a_crowd_racing_for_an_expired_lease_has_one_winner(engine: Engine) -> None:
-    Lease(engine, "alerts", ttl_s=30, holder="dead-daemon").acquire(at(0))
-    crowd = [Lease(engine, "alerts", ttl_s=30, holder=f"daemon-{i}") for i in range(8)]
+    Lease(SqlAlertStore(engine), "alerts", ttl_s=30, holder="dead-daemon").acquire(at(0))
+    crowd = [
+        Lease(SqlAlertStore(engine), "alerts", ttl_s=30, holder=f"daemon-{i}") for i in range(8)
+    ]
     barrier = threading.Barrier(len(crowd))
     won: dict[str, bool] = {}
 
@@ -120,9 +123,10 @@ CONTENDER = textwrap.dedent(
     from datetime import UTC, datetime
     from alerts.lease import Lease
     from pipeline.store import make_engine
+    from pipeline.store.alerts_sql import SqlAlertStore
 
     url, holder, duration, ttl = sys.argv[1], sys.argv[2], float(sys.argv[3]), 0.5
-    lease = Lease(make_engine(url), "race", ttl_s=ttl, holder=holder)
+    lease = Lease(SqlAlertStore(make_engine(url)), "race", ttl_s=ttl, holder=holder)
     rng = random.Random(holder)
     print("ready", flush=True)
     sys.stdin.readline()

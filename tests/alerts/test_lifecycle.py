@@ -1,19 +1,21 @@
-"""The alert lifecycle on real stored series, on SQLite and PostgreSQL (``engine`` runs each test
-on both): quiet ticks stay quiet, a planted episode opens exactly one alert with its evidence and
-its outbox rows, repeats follow the repeat interval and stop when acknowledged, the alert
-resolves after K normal windows, silences keep an episode quiet, and keys without history can't
-fire. Every tick gets an explicit ``now``; the series, the articles behind the evidence, the
-outbox and the webhook endpoint that finally receives the messages are real.
+"""The alert lifecycle on stored series, against every alert store: the in-memory fake, SQLite
+and PostgreSQL (the ``b`` fixture runs each test on all three with the same assertions, so the
+fake can't drift from the real stores). Quiet ticks stay quiet, a planted episode opens exactly
+one alert with its evidence and its outbox rows, repeats follow the repeat interval and stop
+when acknowledged, the alert resolves after K normal windows, silences keep an episode quiet,
+and keys without history can't fire. Every tick gets an explicit ``now``; the series, the
+articles behind the evidence, the outbox and the webhook endpoint that finally receives the
+messages are real.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert
 
 from alerts import silences
 from alerts.detect import Detection, Detector
@@ -22,8 +24,7 @@ from alerts.notify.channels import build_notifiers
 from alerts.notify.outbox import deliver_due
 from alerts.notify.settings import NotifySettings
 from pipeline.errors import AlertError
-from pipeline.query import series, top_negative
-from pipeline.store.schema import sentiment_series
+from pipeline.query import series
 from tests.alerts.notify_fixtures import Receiver
 from tests.alerts.series_fixtures import (
     ALERTS,
@@ -32,14 +33,13 @@ from tests.alerts.series_fixtures import (
     SECRET,
     SPIKE_KEY,
     SPIKE_START,
+    Backend,
     World,
-    alert_rows,
+    backend,
     draw_rows,
-    events,
     notify_settings,
-    outbox,
-    write_world,
 )
+from tests.conftest import _pg_database
 
 EVIDENCE_KEYS = {
     "window_start",
@@ -58,9 +58,24 @@ EVIDENCE_KEYS = {
 }
 
 
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def b(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The alert store under test (see :class:`tests.alerts.series_fixtures.Backend`)."""
+    if request.param == "postgresql":
+        urls = _pg_database(request.getfixturevalue("pg_admin"))
+        url = next(urls)
+    else:
+        urls, url = iter(()), f"sqlite:///{tmp_path}/finsentry.db"
+    be = backend(request.param, url)
+    yield be
+    be.engine.dispose()
+    for _ in urls:  # drops the PostgreSQL database
+        pass
+
+
 @pytest.fixture
-def world(engine: Engine) -> World:
-    return write_world(engine, World(SPIKE_START), newcomer=True)
+def world(b: Backend) -> World:
+    return b.write_world(World(SPIKE_START), newcomer=True)
 
 
 @pytest.fixture
@@ -69,36 +84,34 @@ def receiver() -> Iterator[Receiver]:
         yield rx
 
 
-def lifecycle(
-    engine: Engine, notify: NotifySettings, detector: Detector | None = None
-) -> Lifecycle:
-    """The lifecycle as the daemon builds it: evidence articles from the store."""
+def lifecycle(b: Backend, notify: NotifySettings, detector: Detector | None = None) -> Lifecycle:
+    """The lifecycle as the daemon builds it: evidence articles from the stored articles."""
     return Lifecycle(
-        engine,
+        b.store,
         ALERTS,
         channels_for=notify.channels_for,
-        article_lookup=lambda k, s, e, n: top_negative(engine, k, s, e, n),
+        article_lookup=b.lookup,
         detector=detector,
     )
 
 
-def deliver(engine: Engine, notify: NotifySettings, world: World, at: float) -> None:
-    deliver_due(engine, build_notifiers(notify), notify, now=world.at(at))
+def deliver(b: Backend, notify: NotifySettings, world: World, at: float) -> None:
+    deliver_due(b.store, build_notifiers(notify), notify, now=world.at(at))
 
 
 def test_episode_fires_once_repeats_until_acked_and_resolves(
-    engine: Engine, world: World, receiver: Receiver
+    b: Backend, world: World, receiver: Receiver
 ) -> None:
     notify = notify_settings(receiver.url())
-    lc = lifecycle(engine, notify)
+    lc = lifecycle(b, notify)
     for pattern in (["entity:ACMEX*"], ["topic:*"], ["rule=other_rule", "series_key=entity:*"]):
         silences.create(  # silences that match other alerts only
-            engine, silences.parse_matchers(pattern), timedelta(days=1), now=world.at(0)
+            b.store, silences.parse_matchers(pattern), timedelta(days=1), now=world.at(0)
         )
 
     report = lc.tick(world.at(35))
     assert report.fired == [SPIKE_KEY]  # not the newcomer, not the steady keys
-    [alert] = alert_rows(engine)
+    [alert] = b.alert_rows()
     assert alert["fingerprint"] == fingerprint(RULE, SPIKE_KEY)
     assert alert["status"] == "firing"
     assert alert["last_notified_at"] == world.at(35)
@@ -117,7 +130,7 @@ def test_episode_fires_once_repeats_until_acked_and_resolves(
     assert ev["top_words"][0][0] == "fraud"
     assert {"probe", "plunge", "lawsuit"} <= {w for w, _ in ev["top_words"]}
     # one pending firing row per channel, in the alert's transaction
-    rows = outbox(engine)
+    rows = b.outbox()
     assert [(r["event"], r["channel"], r["status"]) for r in rows] == [
         ("firing", "hook", "pending"),
         ("firing", "log", "pending"),
@@ -126,17 +139,17 @@ def test_episode_fires_once_repeats_until_acked_and_resolves(
     # the same instant again (a retried job) changes nothing
     again = lc.tick(world.at(35))
     assert (again.fired, again.repeated) == ([], [])
-    assert (alert_rows(engine), outbox(engine)) == ([alert], rows)
+    assert (b.alert_rows(), b.outbox()) == ([alert], rows)
 
     # still firing: the same alert, refreshed, repeated only after repeat_interval_min (10)
     for m, repeated in ((40, False), (45, True), (50, False)):
         report = lc.tick(world.at(m))
         assert report.fired == []
         assert report.repeated == ([SPIKE_KEY] if repeated else [])
-    [alert] = alert_rows(engine)
+    [alert] = b.alert_rows()
     assert alert["last_fired_at"] == world.at(50)
     assert alert["last_notified_at"] == world.at(45)
-    assert events(engine) == [
+    assert b.events() == [
         ("firing", "hook"),
         ("firing", "log"),
         ("repeat", "hook"),
@@ -144,19 +157,19 @@ def test_episode_fires_once_repeats_until_acked_and_resolves(
     ]
 
     # acknowledged: no more repeats, however long the episode lasts
-    assert ack(engine, alert["id"], "oncall", now=world.at(51)) is True
-    assert ack(engine, alert["id"], "someone-else", now=world.at(52)) is False
+    assert ack(b.store, alert["id"], "oncall", now=world.at(51)) is True
+    assert ack(b.store, alert["id"], "someone-else", now=world.at(52)) is False
     for m in (55, 65):
         assert lc.tick(world.at(m)).repeated == []
-    assert len(outbox(engine)) == 4
-    [alert] = alert_rows(engine)
+    assert len(b.outbox()) == 4
+    [alert] = b.alert_rows()
     assert (alert["acked_by"], alert["acked_at"]) == ("oncall", world.at(51))
 
     # after the episode (it ends at +90): resolved after K=3 consecutive normal windows
     trace: list[tuple[int, str, int]] = []
     for m in range(93, 140, 3):
         report = lc.tick(world.at(m))
-        [alert] = alert_rows(engine)
+        [alert] = b.alert_rows()
         trace.append((m, alert["status"], alert["normal_streak"]))
         if report.resolved:
             assert report.resolved == [SPIKE_KEY]
@@ -167,16 +180,16 @@ def test_episode_fires_once_repeats_until_acked_and_resolves(
     first_normal = trace[-3][0]
     assert world.at(first_normal) - timedelta(minutes=15) >= world.spike_end - 3 * MIN
     assert alert["resolved_at"] == world.at(trace[-1][0])
-    assert events(engine)[-2:] == [("resolved", "hook"), ("resolved", "log")]
+    assert b.events()[-2:] == [("resolved", "hook"), ("resolved", "log")]
 
     # the resolved episode stays one alert; nothing more is queued
     lc.tick(world.at(trace[-1][0] + 3))
-    assert len(alert_rows(engine)) == 1
-    assert len(outbox(engine)) == 6
+    assert len(b.alert_rows()) == 1
+    assert len(b.outbox()) == 6
 
     # the receiver gets each message once, signed, in order
-    deliver(engine, notify, world, 200)
-    assert [r["status"] for r in outbox(engine)] == ["delivered"] * 6
+    deliver(b, notify, world, 200)
+    assert [r["status"] for r in b.outbox()] == ["delivered"] * 6
     got = receiver.requests
     assert [r.json()["event"] for r in got] == ["firing", "repeat", "resolved"]
     assert all(r.signature_ok for r in got)
@@ -185,19 +198,19 @@ def test_episode_fires_once_repeats_until_acked_and_resolves(
     assert got[0].json()["evidence"]["top_articles"][0]["id"] == "acme-0"
 
 
-def test_silenced_episode_sends_neither_firing_nor_resolved(engine: Engine, world: World) -> None:
+def test_silenced_episode_sends_neither_firing_nor_resolved(b: Backend, world: World) -> None:
     notify = notify_settings("http://127.0.0.1:9/unused")
     sid = silences.create(
-        engine,
+        b.store,
         silences.parse_matchers(["series_key=entity:ACME*"]),
         timedelta(days=1),
         comment="known event",
         now=world.at(-10),
     )
-    lc = lifecycle(engine, notify)
+    lc = lifecycle(b, notify)
     report = lc.tick(world.at(35))
     assert (report.fired, report.silenced) == ([], [SPIKE_KEY])
-    [alert] = alert_rows(engine)  # the record is complete even when nobody is told
+    [alert] = b.alert_rows()  # the record is complete even when nobody is told
     assert alert["status"] == "firing" and alert["last_notified_at"] is None
     assert lc.tick(world.at(50)).repeated == []  # a repeat would be due; the silence holds
     resolved: list[str] = []
@@ -206,42 +219,42 @@ def test_silenced_episode_sends_neither_firing_nor_resolved(engine: Engine, worl
         if resolved:
             break
     assert resolved == [SPIKE_KEY]
-    assert alert_rows(engine)[0]["status"] == "resolved"
-    assert outbox(engine) == []
+    assert b.alert_rows()[0]["status"] == "resolved"
+    assert b.outbox() == []
     assert sid >= 1
 
 
-def test_silence_that_ends_mid_episode_lets_the_alert_through(engine: Engine, world: World) -> None:
+def test_silence_that_ends_mid_episode_lets_the_alert_through(b: Backend, world: World) -> None:
     """Silences are time-boxed: once one expires, a still-firing alert is notified (as firing:
     nobody heard of it yet) and its resolve follows."""
-    sid = silences.create(engine, {"series_key": SPIKE_KEY}, timedelta(hours=1), now=world.at(0))
-    lc = lifecycle(engine, notify_settings())
+    sid = silences.create(b.store, {"series_key": SPIKE_KEY}, timedelta(hours=1), now=world.at(0))
+    lc = lifecycle(b, notify_settings())
     assert lc.tick(world.at(35)).silenced == [SPIKE_KEY]
     assert lc.tick(world.at(50)).repeated == []
-    assert outbox(engine) == []
-    assert silences.expire(engine, sid, now=world.at(55)) is True
-    assert silences.expire(engine, sid, now=world.at(56)) is False
+    assert b.outbox() == []
+    assert silences.expire(b.store, sid, now=world.at(55)) is True
+    assert silences.expire(b.store, sid, now=world.at(56)) is False
     lc.tick(world.at(58))
-    assert events(engine) == [("firing", "log")]
-    assert alert_rows(engine)[0]["last_notified_at"] == world.at(58)
+    assert b.events() == [("firing", "log")]
+    assert b.alert_rows()[0]["last_notified_at"] == world.at(58)
     for m in range(102, 140, 3):
         if lc.tick(world.at(m)).resolved:
             break
-    sent = events(engine)  # (a repeat may fall in between: the episode went on)
+    sent = b.events()  # (a repeat may fall in between: the episode went on)
     assert sent[0] == ("firing", "log") and sent[-1] == ("resolved", "log")
     assert sent.count(("resolved", "log")) == 1
 
 
-def test_quiet_keys_and_keys_without_history_never_fire(engine: Engine, world: World) -> None:
+def test_quiet_keys_and_keys_without_history_never_fire(b: Backend, world: World) -> None:
     """Before the episode every key is tested and nothing fires. NEWCO appears with the
     episode, 70 % negative at 4 a minute: plenty of volume, no baseline — a start-up (or a new
     watchlist entry) must not page anyone."""
-    lc = lifecycle(engine, notify_settings())
+    lc = lifecycle(b, notify_settings())
     for m in (-24 * 60, -60, -1):
         report = lc.tick(world.at(m))
         assert report.keys_evaluated == 3  # the steady keys, all tested, none firing
         assert (report.fired, report.silenced) == ([], [])
-    assert alert_rows(engine) == [] and outbox(engine) == []
+    assert b.alert_rows() == [] and b.outbox() == []
     fired: list[str] = []
     evaluated: set[int] = set()
     for m in (15, 35, 85):
@@ -249,11 +262,11 @@ def test_quiet_keys_and_keys_without_history_never_fire(engine: Engine, world: W
         fired += report.fired
         evaluated.add(report.keys_evaluated)
     assert set(fired) == {SPIKE_KEY}
-    assert NEW_KEY not in {a["series_key"] for a in alert_rows(engine)}
+    assert NEW_KEY not in {a["series_key"] for a in b.alert_rows()}
     assert 4 in evaluated  # the newcomer was evaluated, not skipped
 
 
-def test_small_volumes_and_a_fresh_database_stay_quiet(engine: Engine) -> None:
+def test_small_volumes_and_a_fresh_database_stay_quiet(b: Backend) -> None:
     """Start-up: an hour of history per key, one of them a burst of bad news; a tiny key that
     is all negative. Nothing fires."""
     start = SPIKE_START - timedelta(hours=1)
@@ -262,25 +275,24 @@ def test_small_volumes_and_a_fresh_database_stay_quiet(engine: Engine) -> None:
     rows += draw_rows(
         "entity:TINY", start - timedelta(days=3), 3 * 1440 + 60, rate=0.05, share=0.9, seed=3
     )
-    with engine.begin() as conn:
-        conn.execute(insert(sentiment_series), rows)
-    lc = lifecycle(engine, notify_settings())
+    b.insert_series(rows)
+    lc = lifecycle(b, notify_settings())
     for m in (-10, 0):
         report = lc.tick(SPIKE_START + m * MIN)
         assert report.fired == [] and report.silenced == []
-    assert alert_rows(engine) == []
+    assert b.alert_rows() == []
 
 
-def test_evidence_lookup_failure_does_not_lose_the_alert(engine: Engine, world: World) -> None:
+def test_evidence_lookup_failure_does_not_lose_the_alert(b: Backend, world: World) -> None:
     def broken(key: str, *_: Any) -> list[dict[str, Any]]:
         raise AlertError("article index unavailable")
 
     notify = notify_settings()
-    lc = Lifecycle(engine, ALERTS, channels_for=notify.channels_for, article_lookup=broken)
+    lc = Lifecycle(b.store, ALERTS, channels_for=notify.channels_for, article_lookup=broken)
     assert lc.tick(world.at(35)).fired == [SPIKE_KEY]
-    ev = alert_rows(engine)[0]["evidence"]
+    ev = b.alert_rows()[0]["evidence"]
     assert ev["top_articles"] == [] and ev["top_words"] == []
-    assert events(engine) == [("firing", "log")]
+    assert b.events() == [("firing", "log")]
 
 
 class _Recording(Detector):
@@ -296,20 +308,19 @@ class _Recording(Detector):
         return det
 
 
-def test_a_live_tick_says_what_the_detector_says_on_the_full_history(engine: Engine) -> None:
+def test_a_live_tick_says_what_the_detector_says_on_the_full_history(b: Backend) -> None:
     """With more history than the baseline, the tick must load enough of it for every window
     the detector uses — the 30-minute confirmation window's baseline included."""
     first = SPIKE_START - timedelta(days=8)
     rows = draw_rows("entity:LONG", first, 8 * 1440 + 60, rate=2.0, share=0.17, seed=5)
-    with engine.begin() as conn:
-        conn.execute(insert(sentiment_series), rows)
+    b.insert_series(rows)
     spy = _Recording()
-    lc = lifecycle(engine, notify_settings(), detector=spy)
+    lc = lifecycle(b, notify_settings(), detector=spy)
     now = SPIKE_START + 30 * MIN
     report: TickReport = lc.tick(now)
     assert report.keys_evaluated == 1
     live, kw = spy.calls["entity:LONG"]
-    stored = series(engine, "entity:LONG", first, now, fill=False)
+    stored = series(b.engine, "entity:LONG", first, now, fill=False)
     reference = Detector(ALERTS.detector).evaluate(
         stored[["n", "n_neg", "n_neu", "n_pos", "score_sum"]],
         now,

@@ -36,6 +36,7 @@ from alerts.notify.outbox import (
 )
 from alerts.notify.settings import NotifySettings, WebhookChannel
 from pipeline.store import make_engine
+from pipeline.store.alerts_sql import SqlAlertStore
 from pipeline.store.schema import notifications
 from tests.alerts.notify_fixtures import NOW, Receiver, free_port, insert_alert
 
@@ -66,10 +67,10 @@ def enqueue_alerts(
     engine: Engine, count: int, channels: tuple[str, ...] = ("ops",), event: str = "firing"
 ) -> list[str]:
     keys: list[str] = []
-    with engine.begin() as conn:
+    with SqlAlertStore(engine).transaction() as tx:
         for i in range(count):
-            alert = insert_alert(conn, key=f"entity:K{i}")
-            keys += enqueue(conn, alert["id"], event, alert_payload(alert), channels, NOW)
+            alert = insert_alert(tx, key=f"entity:K{i}")
+            keys += enqueue(tx, alert["id"], event, alert_payload(alert), channels, NOW)
     return keys
 
 
@@ -77,13 +78,13 @@ def enqueue_alerts(
 
 
 def test_enqueue_writes_one_row_per_channel_once(engine: Engine) -> None:
-    with engine.begin() as conn:
-        alert = insert_alert(conn)
+    with SqlAlertStore(engine).transaction() as tx:
+        alert = insert_alert(tx)
         payload = alert_payload(alert, note=float("nan"), at=NOW)
-        keys = enqueue(conn, alert["id"], "firing", payload, ["ops", "mail", "ops"], NOW)
-        again = enqueue(conn, alert["id"], "firing", payload, ["ops", "mail"], NOW)
-        r1 = enqueue(conn, alert["id"], "repeat", payload, ["ops"], NOW, seq="20260302T1415")
-        r2 = enqueue(conn, alert["id"], "repeat", payload, ["ops"], NOW + timedelta(hours=1))
+        keys = enqueue(tx, alert["id"], "firing", payload, ["ops", "mail", "ops"], NOW)
+        again = enqueue(tx, alert["id"], "firing", payload, ["ops", "mail"], NOW)
+        r1 = enqueue(tx, alert["id"], "repeat", payload, ["ops"], NOW, seq="20260302T1415")
+        r2 = enqueue(tx, alert["id"], "repeat", payload, ["ops"], NOW + timedelta(hours=1))
     aid = alert["id"]
     assert keys == again == [f"{aid}:firing:0:ops", f"{aid}:firing:0:mail"]
     assert r1 == [f"{aid}:repeat:20260302T1415:ops"]
@@ -98,16 +99,16 @@ def test_enqueue_writes_one_row_per_channel_once(engine: Engine) -> None:
 
 
 def test_enqueue_commits_or_vanishes_with_the_alert(engine: Engine) -> None:
-    with pytest.raises(RuntimeError), engine.begin() as conn:
-        alert = insert_alert(conn)
-        enqueue(conn, alert["id"], "firing", alert_payload(alert), ["ops"], NOW)
+    with pytest.raises(RuntimeError), SqlAlertStore(engine).transaction() as tx:
+        alert = insert_alert(tx)
+        enqueue(tx, alert["id"], "firing", alert_payload(alert), ["ops"], NOW)
         raise RuntimeError("the alert transaction fails")
     assert rows(engine) == []
-    with engine.begin() as conn:
+    with SqlAlertStore(engine).transaction() as tx:
         with pytest.raises(NotifyError):
-            enqueue(conn, 1, "exploded", {}, ["ops"], NOW)
+            enqueue(tx, 1, "exploded", {}, ["ops"], NOW)
         with pytest.raises(NotifyError):
-            enqueue(conn, 1, "firing", {}, ["ops"], NOW.replace(tzinfo=None))
+            enqueue(tx, 1, "firing", {}, ["ops"], NOW.replace(tzinfo=None))
 
 
 # -- delivery ---------------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def test_endpoint_down_then_up_delivers_exactly_once_per_key(engine: Engine) -> 
     keys = enqueue_alerts(engine, 3)
     port = free_port()  # nobody listens: the endpoint is down
     notifiers = webhook(f"http://127.0.0.1:{port}/hook")
-    report = deliver_due(engine, notifiers, policy(), now=NOW)
+    report = deliver_due(SqlAlertStore(engine), notifiers, policy(), now=NOW)
     assert (report.claimed, report.retrying, report.delivered) == (3, 3, 0)
     for r in rows(engine):
         assert r["status"] == "pending" and r["attempts"] == 1
@@ -125,26 +126,30 @@ def test_endpoint_down_then_up_delivers_exactly_once_per_key(engine: Engine) -> 
         assert NOW + timedelta(seconds=1) <= r["next_attempt_at"] <= NOW + timedelta(seconds=2)
 
     with Receiver(secret=SECRET, port=port, script=[503, 503, 503]) as rx:
-        assert deliver_due(engine, notifiers, policy(), now=NOW).claimed == 0  # not due yet
+        assert (
+            deliver_due(SqlAlertStore(engine), notifiers, policy(), now=NOW).claimed == 0
+        )  # not due yet
         t1 = NOW + timedelta(seconds=2)
-        assert deliver_due(engine, notifiers, policy(), now=t1).retrying == 3  # 503: still down
+        assert (
+            deliver_due(SqlAlertStore(engine), notifiers, policy(), now=t1).retrying == 3
+        )  # 503: still down
         assert all("HTTP 503" in r["last_error"] for r in rows(engine))
         t2 = t1 + timedelta(seconds=5)
-        assert deliver_due(engine, notifiers, policy(), now=t2).delivered == 3  # up
-        assert deliver_due(engine, notifiers, policy(), now=t2 + LATER).claimed == 0
+        assert deliver_due(SqlAlertStore(engine), notifiers, policy(), now=t2).delivered == 3  # up
+        assert deliver_due(SqlAlertStore(engine), notifiers, policy(), now=t2 + LATER).claimed == 0
     assert all(r.signature_ok for r in rx.requests)
     assert rx.accepted() == {k: 1 for k in keys}
     assert rx.received() == {k: 2 for k in keys}
     for r in rows(engine):
         assert (r["status"], r["attempts"], r["delivered_at"]) == ("delivered", 3, t2)
-    assert outbox_counts(engine) == {"pending": 0, "delivered": 3, "dead": 0}
+    assert outbox_counts(SqlAlertStore(engine)) == {"pending": 0, "delivered": 3, "dead": 0}
 
 
 def test_permanent_error_is_dead_at_once(engine: Engine) -> None:
     (key,) = enqueue_alerts(engine, 1)
     with Receiver(secret=SECRET, default=400) as rx:
-        report = deliver_due(engine, webhook(rx), policy(), now=NOW)
-        deliver_due(engine, webhook(rx), policy(), now=NOW + LATER)
+        report = deliver_due(SqlAlertStore(engine), webhook(rx), policy(), now=NOW)
+        deliver_due(SqlAlertStore(engine), webhook(rx), policy(), now=NOW + LATER)
     assert report.dead == 1 and rx.received() == {key: 1}
     (r,) = rows(engine)
     assert (r["status"], r["attempts"]) == ("dead", 1) and "HTTP 400" in r["last_error"]
@@ -156,18 +161,18 @@ def test_dead_after_max_attempts_then_requeued(engine: Engine) -> None:
     with Receiver(secret=SECRET, default=503) as rx:
         t = NOW
         for _ in range(5):
-            deliver_due(engine, webhook(rx), p, now=t)
+            deliver_due(SqlAlertStore(engine), webhook(rx), p, now=t)
             t += timedelta(minutes=5)
         assert rx.received() == {key: 3}
         (r,) = rows(engine)
         assert (r["status"], r["attempts"]) == ("dead", 3) and "HTTP 503" in r["last_error"]
 
         rx.default = 200
-        assert requeue_dead(engine, now=t) == 1
-        assert deliver_due(engine, webhook(rx), p, now=t).delivered == 1
+        assert requeue_dead(SqlAlertStore(engine), now=t) == 1
+        assert deliver_due(SqlAlertStore(engine), webhook(rx), p, now=t).delivered == 1
     assert rx.accepted() == {key: 1}
     assert rows(engine)[0]["status"] == "delivered"
-    assert purge_delivered(engine, t + timedelta(seconds=1)) == 1
+    assert purge_delivered(SqlAlertStore(engine), t + timedelta(seconds=1)) == 1
     assert rows(engine) == []
 
 
@@ -181,7 +186,7 @@ def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after(engine:
 
     enqueue_alerts(engine, 1)
     with Receiver(default=429, retry_after="600") as rx:
-        deliver_due(engine, webhook(rx), policy(backoff_max_s=3600), now=NOW)
+        deliver_due(SqlAlertStore(engine), webhook(rx), policy(backoff_max_s=3600), now=NOW)
     (r,) = rows(engine)
     assert r["next_attempt_at"] >= NOW + timedelta(seconds=600)
 
@@ -191,15 +196,15 @@ def test_unconfigured_channel_waits_pending_then_delivers(
 ) -> None:
     enqueue_alerts(engine, 1, channels=("ops", "retired"))
     with Receiver(secret=SECRET) as rx:
-        report = deliver_due(engine, webhook(rx), policy(), now=NOW)
-        deliver_due(engine, webhook(rx), policy(), now=NOW + LATER)
+        report = deliver_due(SqlAlertStore(engine), webhook(rx), policy(), now=NOW)
+        deliver_due(SqlAlertStore(engine), webhook(rx), policy(), now=NOW + LATER)
         assert (report.delivered, report.unconfigured) == (1, 1)
         waiting = next(r for r in rows(engine) if r["channel"] == "retired")
         assert (waiting["status"], waiting["attempts"]) == ("pending", 0)
         assert "'retired' is not configured" in waiting["last_error"]
         assert caplog.text.count("wait for channel 'retired'") == 1  # said once, not each tick
 
-        back = deliver_due(engine, webhook(rx, "retired"), policy(), now=NOW + LATER)
+        back = deliver_due(SqlAlertStore(engine), webhook(rx, "retired"), policy(), now=NOW + LATER)
     assert (back.delivered, back.unconfigured) == (1, 0)  # "ops" was delivered already
     assert sorted(rx.accepted().values()) == [1, 1]
 
@@ -228,13 +233,13 @@ def test_interrupted_batch_loses_nothing_and_resends_under_the_same_key(
     with Receiver(secret=SECRET) as rx:
         crashing = CrashAfterSend(webhook(rx)["ops"], at=2)
         with pytest.raises(_Crash):
-            deliver_due(engine, {"ops": crashing}, policy(), now=NOW)
+            deliver_due(SqlAlertStore(engine), {"ops": crashing}, policy(), now=NOW)
         engine.dispose()
         assert [r["status"] for r in rows(engine)].count("delivered") == 1
 
         fresh = make_engine(db_url)  # "restart": a new process, a new engine
         try:
-            report = deliver_due(fresh, webhook(rx), policy(), now=NOW)
+            report = deliver_due(SqlAlertStore(fresh), webhook(rx), policy(), now=NOW)
         finally:
             fresh.dispose()
     assert report.delivered == 4
@@ -261,9 +266,11 @@ def test_notifier_bug_is_retried_and_the_rest_of_the_batch_goes_on(engine: Engin
             self.inner.send(message)
 
     with Receiver(secret=SECRET) as rx:
-        report = deliver_due(engine, {"ops": Flaky(webhook(rx)["ops"])}, policy(), now=NOW)
+        report = deliver_due(
+            SqlAlertStore(engine), {"ops": Flaky(webhook(rx)["ops"])}, policy(), now=NOW
+        )
         assert (report.delivered, report.retrying) == (2, 1)
-        deliver_due(engine, webhook(rx), policy(), now=NOW + LATER)
+        deliver_due(SqlAlertStore(engine), webhook(rx), policy(), now=NOW + LATER)
     assert rx.accepted() == {k: 1 for k in keys}
     assert "KeyError" in rows(engine)[0]["last_error"]
 
@@ -279,7 +286,9 @@ def test_two_deliverers_at_once_send_each_key_once(engine: Engine) -> None:
         def run() -> None:
             try:
                 barrier.wait()
-                while (report := deliver_due(engine, webhook(rx), p, now=NOW)).claimed:
+                while (
+                    report := deliver_due(SqlAlertStore(engine), webhook(rx), p, now=NOW)
+                ).claimed:
                     sent.append(report.delivered)
             except BaseException as e:
                 errors.append(e)
@@ -300,13 +309,14 @@ CHILD = textwrap.dedent(
     from alerts.notify.outbox import deliver_due
     from alerts.notify.settings import NotifySettings, WebhookChannel
     from pipeline.store import make_engine
+    from pipeline.store.alerts_sql import SqlAlertStore
 
     url, hook, secret = sys.argv[1:4]
     s = NotifySettings(
         channels=[WebhookChannel(name="ops", url=hook, secret=secret, timeout_s=5)],
         claim_timeout_s=30,
     )
-    deliver_due(make_engine(url), build_notifiers(s), s)
+    deliver_due(SqlAlertStore(make_engine(url)), build_notifiers(s), s)
     """
 )
 
@@ -316,11 +326,11 @@ def test_killed_deliverer_mid_send_loses_nothing(engine: Engine, db_url: str) ->
     times out, a new deliverer sends everything it had claimed — the interrupted one again,
     under the same key — and each key is accepted exactly once."""
     start = datetime.now(UTC)
-    with engine.begin() as conn:
+    with SqlAlertStore(engine).transaction() as tx:
         keys: list[str] = []
         for i in range(4):
-            alert = insert_alert(conn, key=f"entity:K{i}", now=start)
-            keys += enqueue(conn, alert["id"], "firing", alert_payload(alert), ["ops"], start)
+            alert = insert_alert(tx, key=f"entity:K{i}", now=start)
+            keys += enqueue(tx, alert["id"], "firing", alert_payload(alert), ["ops"], start)
     with Receiver(secret=SECRET, hang_on=1) as rx:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         child = subprocess.Popen(
@@ -343,8 +353,12 @@ def test_killed_deliverer_mid_send_loses_nothing(engine: Engine, db_url: str) ->
         assert all(state[k]["status"] == "pending" for k in keys[1:])  # claimed, not lost
 
         now = datetime.now(UTC)
-        assert deliver_due(engine, webhook(rx), policy(), now=now).claimed == 0  # still claimed
-        report = deliver_due(engine, webhook(rx), policy(), now=now + timedelta(seconds=31))
+        assert (
+            deliver_due(SqlAlertStore(engine), webhook(rx), policy(), now=now).claimed == 0
+        )  # still claimed
+        report = deliver_due(
+            SqlAlertStore(engine), webhook(rx), policy(), now=now + timedelta(seconds=31)
+        )
     assert report.delivered == 3
     assert all(r["status"] == "delivered" for r in rows(engine))
     assert rx.accepted() == {k: 1 for k in keys}
@@ -377,7 +391,7 @@ def test_secrets_stay_out_of_last_error_and_logs(
                 "max_attempts": 1,
             }
         )
-        report = deliver_due(engine, build_notifiers(s), s, now=NOW)
+        report = deliver_due(SqlAlertStore(engine), build_notifiers(s), s, now=NOW)
     assert report.dead == 2
     stored = " ".join(str(r) for r in rows(engine))
     assert "HTTP 500" in stored

@@ -36,6 +36,7 @@ from alerts.lifecycle import Lifecycle, TickReport
 from alerts.notify.channels import build_notifiers
 from alerts.service import LEASE_NAME, AlertService
 from pipeline.query import top_negative
+from pipeline.store.alerts_sql import SqlAlertStore
 from tests.alerts.notify_fixtures import Receiver
 from tests.alerts.series_fixtures import (
     ALERTS,
@@ -73,7 +74,7 @@ def wait_for(what: str, cond: Callable[[], bool], timeout: float = 30.0) -> None
 def service(engine: Engine, url: str, holder: str) -> AlertService:
     notify = notify_settings(url)
     return AlertService(
-        engine,
+        SqlAlertStore(engine),
         FAST,
         notify,
         build_notifiers(notify),
@@ -164,7 +165,9 @@ def test_overlapping_detectors_still_open_one_alert(engine: Engine) -> None:
 
     notify = notify_settings()
     ticks = [
-        Lifecycle(engine, ALERTS, channels_for=notify.channels_for, article_lookup=lookup)
+        Lifecycle(
+            SqlAlertStore(engine), ALERTS, channels_for=notify.channels_for, article_lookup=lookup
+        )
         for _ in range(2)
     ]
     reports: list[TickReport] = []
@@ -226,7 +229,7 @@ def test_two_tick_processes_one_alert(
     assert fired == [SPIKE_KEY]
     assert_one_episode_told_once(engine, receiver)
     assert all(r["status"] == "delivered" for r in outbox(engine))
-    assert Lease(engine, LEASE_NAME, 60).current_holder() is None
+    assert Lease(SqlAlertStore(engine), LEASE_NAME, 60).current_holder() is None
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -255,7 +258,7 @@ def test_two_daemons_one_alert_and_a_clean_handover(
             for _ in range(2)
         )
     }
-    lease = Lease(engine, LEASE_NAME, 60)
+    lease = Lease(SqlAlertStore(engine), LEASE_NAME, 60)
 
     def holder_pid() -> int | None:
         holder = lease.current_holder()

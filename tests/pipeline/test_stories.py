@@ -18,6 +18,7 @@ from models.base import Prediction
 from pipeline.query import articles as query_articles
 from pipeline.query import top_negative
 from pipeline.store import SqlStore, make_engine, upgrade
+from pipeline.store.alerts_sql import SqlAlertStore
 from pipeline.store.schema import articles, sentiment_series, stories
 from pipeline.stories import match, normalise, signature
 
@@ -185,7 +186,9 @@ def test_a_copy_burst_alone_does_not_fire_when_stories_are_counted(engine: Engin
     now = start + timedelta(minutes=7 * 1440 + 15)
 
     def fired(count: str) -> list[str]:
-        lc = Lifecycle(engine, AlertSettings(count=count), channels_for=lambda *_: [])
+        lc = Lifecycle(
+            SqlAlertStore(engine), AlertSettings(count=count), channels_for=lambda *_: []
+        )
         return lc.tick(now).fired
 
     assert fired("stories") == []
