@@ -1,9 +1,9 @@
-"""Reading alerts and silences from the store: one implementation for the CLI and the API.
+"""Reading alerts and silences for people: one path for the CLI and the API.
 
 ``finsentry alerts list|show|silence list`` and ``/api/alerts``, ``/api/silences`` call these
-functions, so a person at a terminal and the dashboard always see the same rows. Writes
-(ack, silence add/expire) stay where they are: :func:`alerts.lifecycle.ack` and
-:mod:`alerts.silences`.
+functions, which read through the alert store (:class:`pipeline.store.alerts_sql.SqlAlertStore`,
+the same queries the lifecycle uses), so a terminal and the dashboard always see the same rows.
+Writes (ack, silence add/expire) stay in :func:`alerts.lifecycle.ack` and :mod:`alerts.silences`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from pipeline.store.schema import alerts, notifications, silences
+from pipeline.store.alerts_sql import SqlAlertStore
+from pipeline.store.schema import silences
 
-STATUSES = ("firing", "resolved")
+# what a person is shown of each outbox row (not the payload: that is the alert again)
+NOTIFICATION_FIELDS = ("channel", "event", "status", "attempts", "last_error", "delivered_at")
 
 
 def list_alerts(
@@ -26,38 +28,23 @@ def list_alerts(
 ) -> list[dict[str, Any]]:
     """Alerts, newest first. ``status`` firing|resolved (None or ``all``: both); ``since``
     keeps alerts that started since — an alert still firing is listed however old it is."""
-    stmt = select(alerts)
-    if since is not None:
-        stmt = stmt.where((alerts.c.started_at >= since) | (alerts.c.status == "firing"))
-    if status not in (None, "", "all"):
-        stmt = stmt.where(alerts.c.status == status)
-    stmt = stmt.order_by(alerts.c.started_at.desc(), alerts.c.id.desc())
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(stmt).mappings()]
+    with SqlAlertStore(engine).transaction() as tx:
+        rows = tx.list_alerts(status, since)
+    return rows if limit is None else rows[:limit]
 
 
 def get_alert(engine: Engine, alert_id: int) -> dict[str, Any] | None:
     """One alert row with its ``notifications`` (channel, event, status, attempts, last error,
     delivered at), or None if there is no such alert."""
-    with engine.connect() as conn:
-        row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().first()
+    with SqlAlertStore(engine).transaction() as tx:
+        row = tx.get_alert(alert_id)
         if row is None:
             return None
-        notes = conn.execute(
-            select(
-                notifications.c.channel,
-                notifications.c.event,
-                notifications.c.status,
-                notifications.c.attempts,
-                notifications.c.last_error,
-                notifications.c.delivered_at,
-            )
-            .where(notifications.c.alert_id == alert_id)
-            .order_by(notifications.c.id)
-        ).mappings()
-        return {**dict(row), "notifications": [dict(n) for n in notes]}
+        notes = tx.notifications(alert_id)
+    return {
+        **row,
+        "notifications": [{k: n.get(k) for k in NOTIFICATION_FIELDS} for n in notes],
+    }
 
 
 def get_silence(engine: Engine, silence_id: int) -> dict[str, Any] | None:
@@ -69,7 +56,6 @@ def get_silence(engine: Engine, silence_id: int) -> dict[str, Any] | None:
 def active_silences(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
     """Silences in force now, the soonest to end first."""
     from alerts.silences import active
-    from pipeline.store.alerts_sql import SqlAlertStore
 
     rows = active(SqlAlertStore(engine), now or datetime.now(UTC))
     return sorted(rows, key=lambda s: (s["ends_at"], s["id"]))

@@ -223,7 +223,7 @@ def test_silences_add_list_expire(client: TestClient, engine: Engine) -> None:
     # it silences the episode: the alert fires, no notification is queued
     live = live_world(engine)
     lc = Lifecycle(SqlAlertStore(engine), ALERTS, channels_for=notify_settings().channels_for)
-    report = lc.tick(live.at(30))
+    report = lc.tick(live.at(31))  # (the silence began at the wall clock's now)
     assert report.silenced == [SPIKE_KEY] and report.fired == []
 
     r = client.delete(f"/api/silences/{s['id']}")
@@ -255,4 +255,16 @@ def test_health_and_metrics(client: TestClient, filled: Engine) -> None:
     from pipeline.metrics import INSTRUMENTS
 
     for name in INSTRUMENTS:
-        assert f"# TYPE {name.removesuffix('_total')}" in r.text or name in r.text, name
+        assert f"# TYPE {name} " in r.text, name
+
+
+def test_health_is_503_when_the_schema_is_not_current(client: TestClient, engine: Engine) -> None:
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'not-a-revision'"))
+    r = client.get("/health")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status"] == "degraded" and body["store"] is True
+    assert body["schema_current"] is False
