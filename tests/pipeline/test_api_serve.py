@@ -152,7 +152,7 @@ def test_run_http_serves_the_daemons_health(settings: Settings, engine: Engine) 
         wait_for(f"{base}/health", proc)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # until the model is up and the batch stored
-            body = httpx.get(f"{base}/health", timeout=5).json()
+            body = wait_for(f"{base}/health", proc).json()
             keys = httpx.get(f"{base}/api/keys", timeout=5).json()["keys"]
             stored = sum(k["n"] for k in keys if k["key"] == "all")
             if body["model_version"] and body["lease_holder"] and stored == 30:
