@@ -19,8 +19,12 @@ class DetectorSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Windows
-    window_min: int = Field(default=15, ge=1, le=24 * 60)
-    baseline_days: float = Field(default=7.0, gt=0, le=90)
+    window_min: int = Field(
+        default=15, ge=1, le=24 * 60, description="minutes in the window that is tested"
+    )
+    baseline_days: float = Field(
+        default=7.0, gt=0, le=90, description="days of the key's own history it is tested against"
+    )
     settle_min: int = Field(default=0, ge=0, le=60)  # wait for late articles before a minute counts
 
     # Volume and history gates
@@ -33,7 +37,7 @@ class DetectorSettings(BaseModel):
     alpha: float = Field(default=0.01, gt=0, lt=1)  # family-wise level per evaluation tick
     count_alpha: float = Field(default=0.05, gt=0, lt=1)  # negative-count guard, one-sided
     rho_min: float = Field(default=0.005, ge=0, lt=1)  # floor of the share over-dispersion
-    rho_max: float = Field(default=0.5, gt=0, lt=1)
+    rho_max: float = Field(default=0.5, gt=0, lt=1)  # cap of the share over-dispersion
     nb_alpha_max: float = Field(default=5.0, gt=0)  # cap of the count over-dispersion
 
     # Persistence: the share must also be significant over this longer window ending at the same
@@ -52,8 +56,12 @@ class DetectorSettings(BaseModel):
     share_floor: float = Field(default=0.02, gt=0, lt=1)  # lift denominator floor
 
     # "Back to normal" (hysteresis for the lifecycle)
-    resolve_lift: float = Field(default=1.25, ge=1)
-    resolve_alpha: float = Field(default=0.05, gt=0, lt=1)
+    resolve_lift: float = Field(
+        default=1.25, ge=1, description="a window is normal again below this lift (≤ min_lift)"
+    )
+    resolve_alpha: float = Field(
+        default=0.05, gt=0, lt=1, description="… and when its share is no longer significant here"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DetectorSettings:

@@ -97,7 +97,10 @@ def replay(
             n_tests=tests[j:],
             history_start=history_start,
         )
-        normal = live["normal"].to_numpy()
+        # a firing tick is never a normal one, whatever the thresholds (the lifecycle refreshes
+        # the alert on it and resets its streak); only a configuration whose firing level is
+        # looser than its resolve level can make a tick both
+        normal = live["normal"].to_numpy() & ~live["is_spike"].to_numpy()
         c = cum(normal.astype(np.int64))
         q_all = np.flatnonzero(c[resolve_after:] - c[:-resolve_after] == resolve_after)
         q = int(q_all[0]) + resolve_after - 1 if len(q_all) else None

@@ -2,8 +2,12 @@
 
 The original bytes go to the dead-letter topic unchanged; the reason travels in headers
 (``finsentry-reason``, ``finsentry-detail``, the source topic/partition/offset and the source
-key), and the record's *key* is the source coordinate ``topic/partition/offset``, so a compacted
-DLQ holds one letter per poison record however often a batch was redelivered.
+key), and the record's *key* is the source coordinate ``topic/partition/offset``, so every copy
+of one poison record's letter (its batch redelivered after a crash) carries the same key: a
+reader can drop repeats by key, and an operator who sets ``cleanup.policy=compact`` on the DLQ
+topic keeps one letter per record (finsentry creates the topic with the broker's defaults). In
+one process, :class:`KafkaDeadLetterSink` also remembers what it delivered and does not send it
+again.
 
 A dead letter must never stall the consumer, so two things can't happen here:
 - **the DLQ refuses the letter** (no key and no value, a value over the producer's request size,

@@ -22,12 +22,12 @@ class ModelSettings(_Frozen):
     # "default" = the shipped fine-tuned transformer; "lexicon" = the fast baseline;
     # anything else = a local Hugging Face folder (full checkpoint or LoRA adapter).
     name: str = "default"
-    device: str = "auto"
-    torch_threads: int | None = Field(default=None, ge=1)
-    max_tokens: int = Field(default=128, ge=16, le=512)
-    batch_tokens: int = Field(default=8192, ge=256)
-    max_batch_docs: int = Field(default=64, ge=1)
-    explain_negative: bool = True
+    device: str = "auto"  # auto (CUDA when present), cpu, cuda or cuda:N
+    torch_threads: int | None = Field(default=None, ge=1)  # CPU threads for torch (None: its own)
+    max_tokens: int = Field(default=128, ge=16, le=512)  # tokens classified per article (the lead)
+    batch_tokens: int = Field(default=8192, ge=256)  # token budget of one forward batch
+    max_batch_docs: int = Field(default=64, ge=1)  # articles per forward batch at most
+    explain_negative: bool = True  # store the words that drove each negative label
 
     @field_validator("device")
     @classmethod

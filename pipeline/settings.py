@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings(channels=[LogChannel(name="log")])
     # run the alert scheduler inside `finsentry run` (all daemons may; a lease picks one)
     run_alerts: bool = True
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # DEBUG, INFO, WARNING or ERROR (DEBUG also shows tracebacks)
 
     @classmethod
     def settings_customise_sources(

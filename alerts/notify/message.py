@@ -120,12 +120,19 @@ def _words(raw: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-def pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.1%}"
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def num(x: float | None, fmt: str = ".2f") -> str:
-    return "n/a" if x is None else format(x, fmt)
+# The one set of number formatters for alert texts: notifications and `finsentry alerts show`.
+def pct(x: Any) -> str:
+    """``0.42`` → ``42.0%``; anything that is not a finite number → ``n/a``."""
+    return f"{x:.1%}" if _number(x) else "n/a"
+
+
+def num(x: Any, fmt: str = ".2f") -> str:
+    """``x`` in ``fmt``; anything that is not a finite number → ``n/a``."""
+    return format(x, fmt) if _number(x) else "n/a"
 
 
 def when(iso: str | None) -> str:

@@ -1,8 +1,8 @@
 """Notification settings: the channels and the delivery policy, as frozen pydantic models.
 
 Plain models that read no environment of their own: the application's ``Settings`` nests
-:class:`NotifySettings` (``[alerts.notify]`` with ``[[alerts.notify.channels]]`` tables in TOML)
-and passes it down. Every credential is a ``SecretStr`` — the Slack incoming-webhook URL too,
+:class:`NotifySettings` (``[notify]`` with ``[[notify.channels]]`` tables in TOML) and passes it
+down. Every credential is a ``SecretStr`` — the Slack incoming-webhook URL too,
 because whoever holds it can post to the channel — and ``hide_input_in_errors`` keeps rejected
 values out of validation errors, so a secret reaches neither a log line, a ``repr``, an
 exception nor the outbox's ``last_error``.
@@ -44,7 +44,12 @@ def _http_url(value: str) -> str:
 
 
 class _Channel(_Frozen):
-    name: str = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(
+        min_length=1,
+        max_length=60,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="the channel's name: idempotency keys and the outbox refer to it",
+    )
     # Which alert events this channel receives (see NotifySettings.channels_for).
     events: frozenset[Event] = frozenset(EVENTS)
 
@@ -53,16 +58,20 @@ class LogChannel(_Channel):
     """One line of JSON per notification, to the ``finsentry.notify`` logger or a stream."""
 
     type: Literal["log"] = "log"
-    target: Literal["log", "stdout", "stderr"] = "log"
+    target: Literal["log", "stdout", "stderr"] = Field(
+        default="log", description="the finsentry.notify logger, or stdout/stderr directly"
+    )
 
 
 class WebhookChannel(_Channel):
     """A JSON POST signed with HMAC-SHA256 when ``secret`` is set."""
 
     type: Literal["webhook"] = "webhook"
-    url: str
-    secret: SecretStr | None = None
-    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    url: str = Field(description="http(s) URL the JSON is POSTed to")
+    secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key; the signature goes in X-Finsentry-Signature"
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="seconds per request")
     # Values are secrets too (``Authorization: Bearer …`` is the usual reason to set one).
     headers: dict[str, SecretStr] = Field(default_factory=dict)
 
@@ -84,9 +93,11 @@ class SlackChannel(_Channel):
     """A Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat …)."""
 
     type: Literal["slack"] = "slack"
-    webhook_url: SecretStr
-    timeout_s: float = Field(default=10.0, gt=0, le=120)
-    max_articles: int = Field(default=3, ge=0, le=10)
+    webhook_url: SecretStr = Field(description="the incoming-webhook URL (a secret: it can post)")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="seconds per request")
+    max_articles: int = Field(
+        default=3, ge=0, le=10, description="top negative headlines shown in the message"
+    )
 
     @field_validator("webhook_url")
     @classmethod
@@ -99,15 +110,15 @@ class EmailChannel(_Channel):
     """SMTP through the standard library: plain, STARTTLS or implicit TLS, optional login."""
 
     type: Literal["email"] = "email"
-    host: str = Field(min_length=1)
-    port: int = Field(default=25, ge=1, le=65535)
-    starttls: bool = False
+    host: str = Field(min_length=1, description="SMTP server")
+    port: int = Field(default=25, ge=1, le=65535, description="SMTP port")
+    starttls: bool = False  # upgrade a plain connection with STARTTLS
     ssl: bool = False  # implicit TLS (usually port 465)
-    username: str | None = None
-    password: SecretStr | None = None
-    from_addr: str = Field(min_length=3)
-    to_addrs: list[str] = Field(min_length=1)
-    timeout_s: float = Field(default=20.0, gt=0, le=300)
+    username: str | None = None  # login, with password
+    password: SecretStr | None = None  # login password
+    from_addr: str = Field(min_length=3, description="From: address")
+    to_addrs: list[str] = Field(min_length=1, description="recipients")
+    timeout_s: float = Field(default=20.0, gt=0, le=300, description="seconds per connection")
 
     @model_validator(mode="after")
     def _consistent(self) -> EmailChannel:
@@ -133,12 +144,22 @@ class NotifySettings(_Frozen):
     that dies mid-send leaves it claimed, and it becomes due again after this long.
     """
 
-    channels: list[ChannelSettings] = Field(default_factory=list)
-    max_attempts: int = Field(default=8, ge=1, le=100)
-    backoff_base_s: float = Field(default=30.0, gt=0)
-    backoff_max_s: float = Field(default=3600.0, gt=0)
-    batch_size: int = Field(default=50, ge=1, le=10_000)
-    claim_timeout_s: float = Field(default=300.0, gt=0)
+    channels: list[ChannelSettings] = Field(
+        default_factory=list, description="where notifications go: see [[notify.channels]] below"
+    )
+    max_attempts: int = Field(
+        default=8, ge=1, le=100, description="attempts before a notification is dead"
+    )
+    backoff_base_s: float = Field(
+        default=30.0, gt=0, description="first retry delay; doubles per attempt, plus jitter"
+    )
+    backoff_max_s: float = Field(default=3600.0, gt=0, description="longest retry delay")
+    batch_size: int = Field(
+        default=50, ge=1, le=10_000, description="notifications claimed per delivery run"
+    )
+    claim_timeout_s: float = Field(
+        default=300.0, gt=0, description="a claimed row is due again after this (crash safety)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> NotifySettings:

@@ -128,14 +128,9 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def describe(alert: dict[str, Any]) -> str:
     """A person's view of one alert: what, when, how unusual, which articles and words."""
+    from alerts.notify.message import num, pct
+
     e = alert.get("evidence") or {}
-
-    def pct(v: Any) -> str:
-        return f"{100 * v:.1f}%" if isinstance(v, int | float) else "n/a"
-
-    def num(v: Any, fmt: str) -> str:
-        return format(v, fmt) if isinstance(v, int | float) else "n/a"
-
     lines = [
         f"alert {alert['id']}: {alert['status'].upper()} {alert['rule']} on {alert['series_key']}",
         f"  started   {alert['started_at']}"
