@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 FS := $(VENV)/bin/finsentry
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test check lint typecheck format clean
+.PHONY: install demo test check lint typecheck format clean browser
 
 install: $(STAMP)
 
@@ -32,7 +32,12 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format pipeline consumers models alerts migrations tests
 	$(VENV)/bin/ruff check --fix pipeline consumers models alerts migrations tests
 
-test: check
+# The dashboard's browser test drives Debian's headless Chromium through its chromedriver
+# (Selenium is pointed at both; nothing is downloaded from elsewhere).
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
+
+test: check browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/pytest -q
 
 demo: $(STAMP)
