@@ -65,6 +65,7 @@ def test_kill_between_store_and_commit_is_absorbed(
     finally:
         if proc.poll() is None:
             proc.kill()
+        proc.communicate(timeout=30)  # reap it and close its pipes
     assert stored_before_kill > 0
     rerun = subprocess.run(
         [*CMD, "--exit-when-idle", "3"],
@@ -109,6 +110,7 @@ def test_sigterm_is_bounded_when_the_broker_dies(settings: Settings, store_engin
         finally:
             if proc.poll() is None:
                 proc.kill()
+                proc.communicate(timeout=30)  # reap it and close its pipes
     assert proc.returncode == 0, err.decode()[-2000:]
     assert took < SIGTERM_BOUND_S, f"SIGTERM took {took:.1f}s"
     assert "Traceback" not in err.decode()
