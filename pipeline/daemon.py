@@ -164,7 +164,7 @@ class Daemon:
                 tagger=tagger,
                 poll_timeout_ms=s.kafka.poll_timeout_ms,
                 max_records=s.kafka.batch_size,
-                explain_negative=s.model.explain_negative,
+                max_poll_interval_ms=s.kafka.max_poll_interval_ms,
                 unknown_attempts=s.kafka.unknown_attempts,
                 pause_before_commit_s=s.kafka.pause_before_commit_s,
                 commit_timeout_ms=s.kafka.commit_timeout_ms,

@@ -126,7 +126,6 @@ def make_loop(consumer: FakeConsumer, sink: FakeSink, dlq: FakeDlq, **kw: Any) -
         LexiconClassifier(),
         sink,
         dlq,
-        explain_negative=False,
         store_attempts=1,
         backoff_s=0.0,
         **kw,
