@@ -1,18 +1,19 @@
 """The ``finsentry`` command line.
 
-Each command group lives in its own module exposing ``register(cli: CliRegistry)``; this module
-builds the parser, builds the one :class:`~pipeline.settings.Settings` from ``--config``, the
-environment and the common flags, and hands it to the chosen command. Commands return an exit
-code; a :class:`~pipeline.errors.FinsentryError` becomes a one-line message and exit code 2.
-No Python traceback reaches a user: a database error that escaped its boundary, an OS error
-and anything unexpected also end as one line (exit 2, or 1 for the unexpected, whose traceback
-is logged at DEBUG).
+Each command group lives in its own module exposing ``register(cli: CliRegistry)``, imported
+plainly in :func:`build_parser` in help order (there rather than at the top, so the command
+modules can import this one for their type hints). This module builds the parser, builds the
+one :class:`~pipeline.settings.Settings` from ``--config``, the environment and the common
+flags, and hands it to the chosen command. Commands return an exit code; a
+:class:`~pipeline.errors.FinsentryError` becomes a one-line message and exit code 2. No Python
+traceback reaches a user: a database error that escaped its boundary, an OS error and anything
+unexpected also end as one line (exit 2, or 1 for the unexpected, whose traceback is logged at
+DEBUG).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -23,16 +24,6 @@ from pipeline.errors import FinsentryError
 from pipeline.settings import Settings, load_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
-
-# Command modules, in help order. Each defines register(cli: CliRegistry).
-COMMAND_MODULES: tuple[str, ...] = (
-    "pipeline.cli.core",
-    "pipeline.cli.model_cmds",
-    "pipeline.cli.series_cmds",
-    "pipeline.cli.alert_cmds",
-    "pipeline.cli.alert_ops",
-    "pipeline.cli.api_cmds",
-)
 
 
 @dataclass
@@ -93,8 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser = commands.add_parser("bench", help="benchmarks (JSON out)")
     bench = bench_parser.add_subparsers(dest="bench_command", required=True, metavar="NAME")
     cli = CliRegistry(commands=commands, bench=bench, common=_common_parser())
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).register(cli)
+    from pipeline.cli import (
+        alert_cmds,
+        alert_ops,
+        api_cmds,
+        core,
+        model_cmds,
+        plot_cmds,
+        series_cmds,
+    )
+
+    for module in (core, model_cmds, series_cmds, alert_cmds, alert_ops, plot_cmds, api_cmds):
+        module.register(cli)
     return parser
 
 
