@@ -1,8 +1,9 @@
 """One active detector across daemons: a named lease row with an expiry.
 
 Every daemon runs the scheduler; each job first tries to take or renew the lease and does
-nothing if another holder's lease is still valid. Taking it is one atomic upsert — insert the
-row, or overwrite it only if we already hold it or it has expired — so two daemons racing for an
+nothing if another holder's lease is still valid. Taking it is one atomic store operation
+(:meth:`alerts.store.AlertUnit.acquire_lease`; in SQL one upsert that inserts the row, or
+overwrites it only if we already hold it or it has expired), so two daemons racing for an
 expired lease can't both win, on PostgreSQL or SQLite. A holder that dies simply stops renewing
 and another takes over after ``ttl``.
 """
