@@ -77,6 +77,16 @@ def register(cli: CliRegistry) -> None:
     p.add_argument("--poison", type=float, default=0.02, help="fraction of malformed messages")
     p.add_argument("--scratch-db", help="database URL to fill (default: a temporary SQLite)")
 
+    p = cli.add_bench(
+        "pipeline", cmd_bench_pipeline, "daemon end to end vs the model's own speed: ratio, latency"
+    )
+    p.add_argument("--n", type=int, default=4000, help="sample articles per run (default 4000)")
+    p.add_argument(
+        "--stores", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
+    )
+    p.add_argument("--daemons", type=int, default=1, help="2+: add a scale-out run on PostgreSQL")
+    p.add_argument("--pg-admin-url", help="PostgreSQL server for the scratch database")
+
     p = cli.add("classify", cmd_classify, "classify JSON lines offline (no broker, no database)")
     p.add_argument("file", nargs="?", default="-", help='JSON lines {"id","text"} or title/body')
     p.add_argument("--explain", action="store_true", help="add the tokens behind each label")
@@ -280,6 +290,27 @@ def cmd_bench_soak(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(json.dumps(report))
     return 0 if report["unaccounted"] == 0 and report["daemon_exit"] == 0 else 1
+
+
+# -- bench pipeline -----------------------------------------------------------------------
+def cmd_bench_pipeline(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.bench_pipeline import PG_ADMIN_URL, run
+
+    stores = tuple(s.strip() for s in args.stores.split(",") if s.strip())
+    if not stores or any(s not in ("sqlite", "postgresql") for s in stores):
+        raise ConfigError("--stores takes sqlite, postgresql or both, comma-separated")
+    if args.n < 100 or args.daemons < 1:
+        raise ConfigError("--n must be at least 100 and --daemons at least 1")
+    report = run(
+        args.n,
+        stores,
+        model=settings.model.name,
+        daemons=args.daemons,
+        pg_admin_url=args.pg_admin_url or PG_ADMIN_URL,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    print(json.dumps(report))
+    return 0
 
 
 # -- classify -----------------------------------------------------------------------------
