@@ -3,7 +3,9 @@ topic creation. Standard Kafka protocol only: nothing here depends on which brok
 
 :class:`Consumer` is the part of kafka-python's ``KafkaConsumer`` the consumer loop uses, as a
 Protocol: the loop is typed against it, ``make_consumer`` returns a real client that satisfies
-it, and the loop's unit tests hand it a small in-memory fake instead of a broker.
+it, and the loop's unit tests hand it a small in-memory fake instead of a broker. (The loop
+also uses ``subscription()`` and ``highwater()`` where a consumer has them: rebalance handling
+and the lag metric; a fake may leave them out.)
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Consumer(Protocol):
     def seek(self, partition: TopicPartition, offset: int) -> None: ...
 
     def assignment(self) -> set[TopicPartition]: ...
+
+    def subscribe(self, topics: Any = (), pattern: Any = None, listener: Any = None) -> None: ...
 
     def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None: ...
 

@@ -35,6 +35,7 @@ from kafka.structs import OffsetAndMetadata
 
 from consumers import metrics
 from consumers.dlq import DeadLetterSink
+from consumers.kafka_io import Consumer
 from consumers.pipelined import StageThreads
 from consumers.sink import ArticleSink
 from consumers.stages import (
@@ -58,7 +59,7 @@ class NewsConsumer:
 
     def __init__(
         self,
-        consumer: Any,
+        consumer: Consumer,
         classifier: Classifier,
         sink: ArticleSink,
         dead_letters: DeadLetterSink,
