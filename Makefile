@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 FS := $(VENV)/bin/finsentry
 STAMP := $(VENV)/.installed
+DEMO_SECONDS ?= 0
 
 .PHONY: install demo test check lint typecheck format clean browser
 
@@ -41,7 +42,7 @@ test: check browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/pytest -q
 
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 bash scripts/demo.sh
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DEMO_SECONDS=$(DEMO_SECONDS) bash scripts/demo.sh
 
 clean:
 	rm -rf $(VENV) finsentry-data .pytest_cache .mypy_cache .ruff_cache

@@ -25,6 +25,9 @@
     tick: 0,
     timer: null,
     busy: false,
+    alertsSig: "",
+    silencesSig: "",
+    keysSig: "",
   };
   var charts = { share: null, volume: null, data: null, width: 0 };
 
@@ -147,7 +150,8 @@
   function loadKeys() {
     return api("api/keys?" + query({ since: state.since })).then(function (data) {
       state.keys = (data && data.keys) || [];
-      renderKeys();
+      var sig = JSON.stringify(state.keys);
+      if (sig !== state.keysSig) { state.keysSig = sig; renderKeys(); }
     });
   }
 
@@ -460,10 +464,13 @@
   function loadAlerts() {
     return api("api/alerts?" + query({ limit: 100 })).then(function (data) {
       state.alerts = (data && data.alerts) || [];
-      renderAlerts();
+      // rebuild the list only when something changed: a card under the pointer stays put
+      var sig = JSON.stringify(state.alerts);
+      if (sig !== state.alertsSig) { state.alertsSig = sig; renderAlerts(); }
       if (charts.share) { charts.share.redraw(false); charts.volume.redraw(false); }
       renderSummary();
     }).catch(function (err) {
+      state.alertsSig = "";
       clear($("alerts")).appendChild(h("p", { text: "error: " + err.message }));
     });
   }
@@ -570,8 +577,11 @@
   // -- silences -----------------------------------------------------------------------------
   function loadSilences() {
     return api("api/silences").then(function (data) {
-      var box = clear($("silences"));
       var list = (data && data.silences) || [];
+      var sig = JSON.stringify(list);
+      if (sig === state.silencesSig) return;
+      state.silencesSig = sig;
+      var box = clear($("silences"));
       if (!list.length) box.appendChild(h("p", { className: "muted", text: "No active silence." }));
       list.forEach(function (s) {
         var what = Object.keys(s.matchers || {}).map(function (k) { return k + "=" + s.matchers[k]; }).join(", ");
@@ -588,6 +598,7 @@
           }, "Expire")));
       });
     }).catch(function (err) {
+      state.silencesSig = "";
       clear($("silences")).appendChild(h("p", { text: "error: " + err.message }));
     });
   }
