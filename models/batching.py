@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
+
 
 def plan_batches(lengths: Sequence[int], batch_tokens: int, max_docs: int) -> list[list[int]]:
     """Indices into ``lengths`` grouped into batches, shortest documents first."""
@@ -27,3 +29,17 @@ def plan_batches(lengths: Sequence[int], batch_tokens: int, max_docs: int) -> li
     if current:
         batches.append(current)
     return batches
+
+
+def pad_group(
+    ids: Sequence[Sequence[int]], group: Sequence[int], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``input_ids`` and ``attention_mask`` for the documents ``group`` (indices into ``ids``),
+    right-padded with ``pad_id`` to the group's longest."""
+    width = max(len(ids[i]) for i in group)
+    input_ids = torch.full((len(group), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(group), width), dtype=torch.long)
+    for row, i in enumerate(group):
+        input_ids[row, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+        mask[row, : len(ids[i])] = 1
+    return input_ids, mask

@@ -74,7 +74,7 @@ def run_classify_bench(
     texts = bench_texts(n)
     tokens = [
         len(b.inputs["attention_mask"][r].nonzero())
-        for b in worker.preprocess(texts)
+        for b in worker.preprocess(texts).batches
         for r in range(len(b.indices))
     ]
     results: list[dict[str, Any]] = []

@@ -198,7 +198,9 @@ def _load_pooled(folder: Path) -> Any:
     try:
         with quiet_transformers():
             encoder = PeftModel.from_pretrained(base, str(folder), is_trainable=False)
-        model = PooledClassifier(encoder.merge_and_unload(), pooling=meta.pooling)
+        model = PooledClassifier(
+            encoder.merge_and_unload(), pooling=meta.pooling, embedding_layer=meta.embedding_layer
+        )
         load_head(model, folder)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelError(f"cannot load pooled classifier {folder}: {exc}") from exc

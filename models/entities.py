@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from models.config import TaggingSettings
 from models.regex_trie import trie_pattern
 from pipeline.errors import ConfigError
 
@@ -223,9 +224,9 @@ class EntityTagger:
         return cls(Watchlist.load(path) if path is not None else None)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> EntityTagger:
-        """Read ``settings.tagging.watchlist`` (a path or ``None``) where present."""
-        return cls.load(getattr(getattr(settings, "tagging", None), "watchlist", None))
+    def from_settings(cls, tagging: TaggingSettings) -> EntityTagger:
+        """The watchlist named by ``tagging.watchlist`` (a path or ``None``)."""
+        return cls.load(tagging.watchlist)
 
     def _ticker_entity(self, ticker: str) -> str | None:
         t = ticker.strip().lstrip("$").upper()

@@ -33,6 +33,8 @@ Pooling = Literal["mean", "cls"]
 @dataclass
 class Output:
     logits: torch.Tensor
+    # the mean-pooled vector of ``embedding_layer``: the topic head's features
+    embedding: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class ModelMeta:
     labels: tuple[str, ...] = LABELS
     temperature: float = 1.0
     logit_bias: tuple[float, ...] = (0.0, 0.0, 0.0)
+    # which encoder layer's mean-pooled output the model hands out as its embedding (the topic
+    # head's features); None = the last layer, the one the sentiment head reads
+    embedding_layer: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def save(self, folder: Path) -> None:
@@ -52,6 +57,11 @@ class ModelMeta:
             "labels": list(self.labels),
             "temperature": self.temperature,
             "logit_bias": list(self.logit_bias),
+            **(
+                {"embedding_layer": self.embedding_layer}
+                if self.embedding_layer is not None
+                else {}
+            ),
             **self.extra,
         }
         (folder / META_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -62,12 +72,16 @@ class ModelMeta:
         pooling = data.get("pooling", "mean")
         if pooling not in ("mean", "cls"):
             raise ValueError(f"unknown pooling {pooling!r}")
-        known = {"kind", "pooling", "labels", "temperature", "logit_bias"}
+        known = {"kind", "pooling", "labels", "temperature", "logit_bias", "embedding_layer"}
+        layer = data.get("embedding_layer")
+        if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int)):
+            raise ValueError(f"embedding_layer must be an integer, not {layer!r}")
         return cls(
             pooling=pooling,
             labels=tuple(data.get("labels", LABELS)),
             temperature=float(data.get("temperature", 1.0)),
             logit_bias=tuple(float(b) for b in data.get("logit_bias", (0.0, 0.0, 0.0))),
+            embedding_layer=layer,
             extra={k: v for k, v in data.items() if k not in known},
         )
 
@@ -88,10 +102,15 @@ class PooledClassifier(nn.Module):
         pooling: Pooling = "mean",
         num_labels: int = 3,
         dropout: float = 0.1,
+        embedding_layer: int | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.pooling: Pooling = pooling
+        n_layers = int(encoder.config.num_hidden_layers)
+        if embedding_layer is not None and not 0 <= embedding_layer <= n_layers:
+            raise ValueError(f"embedding_layer must be in 0..{n_layers}, not {embedding_layer}")
+        self.embedding_layer = embedding_layer
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(encoder.config.hidden_size, num_labels)
         self.temperature: torch.Tensor
@@ -120,6 +139,19 @@ class PooledClassifier(nn.Module):
         token_type_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        return self.pooled_and_logits(input_ids, attention_mask, token_type_ids, inputs_embeds)[1]
+
+    def pooled_and_logits(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The embedding and the raw (uncalibrated) logits of one forward pass: the embedding
+        is the mean-pooled output of ``embedding_layer`` (the last layer's pooled vector the
+        head reads when that is None) — an intermediate layer costs nothing extra, the pass
+        computes it anyway."""
         if attention_mask is None:
             ref = input_ids if input_ids is not None else inputs_embeds
             assert ref is not None
@@ -129,18 +161,30 @@ class PooledClassifier(nn.Module):
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             inputs_embeds=inputs_embeds,
+            output_hidden_states=self.embedding_layer is not None,
         )
         pooled = self.pool(out.last_hidden_state, attention_mask)
         logits: torch.Tensor = self.classifier(self.dropout(pooled))
-        return logits
+        if self.embedding_layer is None:
+            return pooled, logits
+        m = attention_mask.unsqueeze(-1)
+        hidden = out.hidden_states[self.embedding_layer]
+        mean = (hidden * m.to(hidden.dtype)).sum(1) / m.sum(1).clamp(min=1).to(hidden.dtype)
+        return mean, logits
 
     def forward(self, **inputs: torch.Tensor | None) -> Output:
-        raw = self.raw_logits(**inputs)
-        return Output(logits=(raw + self.logit_bias.to(raw.dtype)) / self.temperature.to(raw.dtype))
+        pooled, raw = self.pooled_and_logits(**inputs)
+        logits = (raw + self.logit_bias.to(raw.dtype)) / self.temperature.to(raw.dtype)
+        return Output(logits=logits, embedding=pooled)
 
     def set_calibration(self, temperature: float, logit_bias: tuple[float, ...]) -> None:
         self.temperature.fill_(float(temperature))
         self.logit_bias.copy_(torch.tensor(logit_bias, dtype=self.logit_bias.dtype))
+
+
+def embedding_name(version: str, layer: int | None) -> str:
+    """What a topic head records as its encoder when it reads this model's embeddings."""
+    return f"{version}/layer{'last' if layer is None else layer}/mean/l2"
 
 
 def save_head(model: PooledClassifier, folder: Path) -> None:

@@ -90,6 +90,9 @@ class TrainConfig:
     lora_dropout: float = 0.1
     lora_targets: str = "all"  # "attention" or "all" (attention + feed-forward)
     pooling: str = "mean"  # "mean" over real tokens (how MiniLM was trained) or "cls"
+    # the layer whose mean-pooled output the model hands out as its embedding, for the topic
+    # head (docs/tagging.md: layer 4 keeps the most topic information of the tuned encoder)
+    embedding_layer: int | None = 4
     label_smoothing: float = 0.0
     # Linear probe first: fit the head on frozen mean-pooled features for this many passes
     # (full batch), then fine-tune LoRA + head from there (0 = start from a random head).
@@ -272,7 +275,11 @@ def build_model(cfg: TrainConfig) -> Any:
             "ignore", message=".*is_gradient_checkpointing", category=FutureWarning
         )
         encoder = get_peft_model(load_base_encoder(), lora)
-    return PooledClassifier(encoder, pooling=cfg.pooling)  # type: ignore[arg-type]
+    return PooledClassifier(
+        encoder,
+        pooling=cfg.pooling,  # type: ignore[arg-type]
+        embedding_layer=cfg.embedding_layer,
+    )
 
 
 def _probe(
@@ -500,6 +507,7 @@ def save_model(model: Any, tokenizer: Any, cfg: TrainConfig, calibration: dict) 
     save_head(model, out)
     ModelMeta(
         pooling=model.pooling,
+        embedding_layer=model.embedding_layer,
         temperature=float(calibration["temperature"]),
         logit_bias=tuple(float(b) for b in model.logit_bias.tolist()),
     ).save(out)

@@ -52,7 +52,7 @@ def cmd_items(args: argparse.Namespace) -> None:
 def _embed(texts: list[str]):  # type: ignore[no-untyped-def]
     from models.topics import SentenceEncoder
 
-    return SentenceEncoder(max_tokens=96, batch_size=128).encode(texts)
+    return SentenceEncoder(max_tokens=96, max_batch_docs=128).encode(texts)
 
 
 def cmd_build(args: argparse.Namespace) -> None:

@@ -32,7 +32,7 @@ def test_worker_batches_within_budget_and_restores_order(
     budget, cap = tiny_worker.batch_tokens, tiny_worker.max_batch_docs
     try:
         tiny_worker.batch_tokens, tiny_worker.max_batch_docs = 120, 5
-        batches = tiny_worker.preprocess(texts)
+        batches = tiny_worker.preprocess(texts).batches
         for b in batches:
             rows, width = b.inputs["input_ids"].shape
             assert rows <= 5 and rows * width <= 120
@@ -51,7 +51,7 @@ def test_long_article_is_cut_to_max_tokens_and_classified(
 ) -> None:
     article = "Acme shares plunge after profit warning. " + "The board met again. " * 20_000
     assert len(clip_text(article, tiny_worker.max_tokens)) <= tiny_worker.max_tokens * 10
-    (batch,) = tiny_worker.preprocess([article])
+    (batch,) = tiny_worker.preprocess([article]).batches
     assert batch.inputs["input_ids"].shape == (1, tiny_worker.max_tokens)
     (pred,) = tiny_worker.classify([article])
     assert pred.label in ("negative", "neutral", "positive")
