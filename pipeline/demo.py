@@ -50,8 +50,8 @@ DATA = Path("finsentry-data")
 SPIKE_KEY = "entity:ACME"
 BREAKING_MIN = 11  # the sample's last 11 minutes of Acme news are the planted episode
 FILLER_SPEEDUP = 30.0  # ordinary live news: thirty sample minutes per minute
-BREAKING_SPEEDUP = 10.0  # the 11-minute episode unfolds in about a minute
-LEAD_S = 20.0  # ordinary live news before the story breaks
+BREAKING_SPEEDUP = 15.0  # the 11-minute episode unfolds in about 45 s
+LEAD_S = 15.0  # ordinary live news before the story breaks
 
 
 @dataclass
