@@ -297,6 +297,7 @@
     var xScale = { time: true, range: function (u, min, max) { return [min, max + step]; } };
     var common = {
       width: width,
+      padding: [8, 24, null, null], // the same right edge on both charts: their x scales line up
       tzDate: tz,
       cursor: { sync: { key: sync.key }, drag: { x: false, y: false }, points: { show: false } },
       scales: { x: xScale },
@@ -659,11 +660,17 @@
       if (e.key in moves) { selectPoint(moves[e.key], false); e.preventDefault(); }
       else if (e.key === "Enter" || e.key === " ") { selectPoint(cur, true); e.preventDefault(); }
     });
+    // redraw at the new width when the chart's box changes (window resized, a scrollbar
+    // appeared as the page grew)
     var resizeTimer = null;
-    window.addEventListener("resize", function () {
+    var onResize = function () {
       clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(function () { renderChart(false); }, 150);
-    });
+      resizeTimer = setTimeout(function () {
+        if (charts.share && Math.abs($("chart").clientWidth - charts.width) > 4) renderChart(false);
+      }, 100);
+    };
+    if (window.ResizeObserver) new ResizeObserver(onResize).observe($("chart"));
+    window.addEventListener("resize", onResize);
     var params = new URLSearchParams(location.search);
     if (params.get("key")) state.key = params.get("key");
     refresh();
