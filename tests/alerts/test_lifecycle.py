@@ -332,7 +332,7 @@ def test_a_live_tick_says_what_the_detector_says_on_the_full_history(b: Backend)
 
 
 def test_evidence_words_leave_out_stop_words_numbers_and_the_entitys_names() -> None:
-    from alerts.lifecycle import key_words, top_words
+    from alerts.evidence import key_words, top_words
 
     tops = [
         {"explanation": [["Acme", 0.9], ["the", 0.8], ["probe", 0.7], ["$ACME", 0.6]]},
