@@ -43,21 +43,30 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
 
 def build_alert_service(
-    engine: Engine, settings: Settings, holder: str | None = None
+    engine: Engine,
+    settings: Settings,
+    holder: str | None = None,
+    classifier: Classifier | None = None,
 ) -> AlertService:
     """The alert scheduler on the SQL store, with its notifiers, evidence lookup and retention
-    job."""
+    job. With ``classifier`` (the daemon's loaded model) the evidence articles stored without
+    an explanation get one when an alert shows them (``pipeline/explanations.py``)."""
     from alerts.notify.channels import build_notifiers
+    from pipeline.explanations import explainer
     from pipeline.maintenance import apply_retention
     from pipeline.query import top_negative
     from pipeline.store.alerts_sql import SqlAlertStore
+
+    explain = explainer(engine, classifier) if classifier is not None else None
 
     return AlertService(
         SqlAlertStore(engine),
         settings.alerts,
         settings.notify,
         build_notifiers(settings.notify),
-        article_lookup=lambda key, start, end, k: top_negative(engine, key, start, end, k),
+        article_lookup=lambda key, start, end, k: top_negative(
+            engine, key, start, end, k, explain=explain
+        ),
         key_terms=_watchlist_terms(settings),
         extra_jobs=(
             ExtraJob("retention", lambda: apply_retention(engine, settings.retention), 3600.0),
@@ -139,7 +148,10 @@ class Daemon:
             log.info("classifier %s (%s)", classifier.name, classifier.version)
             set_model_info(classifier.name, classifier.version)
             if view is not None:
+                from pipeline.explanations import explainer
+
                 view.version = classifier.version
+                view.explain = explainer(engine, classifier)
             factory = self._tagger_factory or _default_tagger
             tagger = factory(s)
             ensure_topics(s.kafka, [s.kafka.topic, s.kafka.dlq_topic])
@@ -170,7 +182,7 @@ class Daemon:
                 commit_timeout_ms=s.kafka.commit_timeout_ms,
             )
             if s.run_alerts:
-                service = build_alert_service(engine, s)
+                service = build_alert_service(engine, s, classifier=classifier)
                 service.start()
                 stack.callback(service.stop)
             log.info(

@@ -7,6 +7,7 @@ at the Unix epoch so 1h and 1d buckets start on UTC hour and day boundaries.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,6 +101,7 @@ def articles(
     label: str | None = None,
     limit: int = 50,
     stories: bool = False,
+    explain: Callable[[Sequence[str]], Mapping[str, list[list[object]]]] | None = None,
 ) -> pd.DataFrame:
     """The articles behind a series point, newest first, with their current sentiment.
 
@@ -164,18 +166,46 @@ def articles(
     frame["copies"] = story.map(story.value_counts()).astype("int64")
     if stories:
         frame = frame[~story.duplicated()].head(limit).reset_index(drop=True)
+    if explain is not None:
+        _fill_explanations(frame, explain)
     return frame
 
 
+def _fill_explanations(
+    frame: pd.DataFrame, explain: Callable[[Sequence[str]], Mapping[str, list[list[object]]]]
+) -> None:
+    """Explanations for the rows stored without one (``pipeline.explanations``: computed
+    once, on first show, then stored)."""
+    if frame.empty:
+        return
+    pairs = list(zip(frame["id"], frame["explanation"], strict=True))
+    missing = [str(i) for i, e in pairs if not isinstance(e, list)]  # None or NaN
+    if not missing:
+        return
+    got = explain(missing)
+    filled = [e if isinstance(e, list) else got.get(str(i)) for i, e in pairs]
+    frame["explanation"] = pd.Series(filled, index=frame.index, dtype=object)
+
+
 def top_negative(
-    engine: Engine, key: str, start: datetime, end: datetime, k: int = 5
+    engine: Engine,
+    key: str,
+    start: datetime,
+    end: datetime,
+    k: int = 5,
+    explain: Callable[[Sequence[str]], Mapping[str, list[list[object]]]] | None = None,
 ) -> list[dict[str, object]]:
     """The ``k`` most negative articles behind ``key`` in ``[start, end)``, JSON-ready, with
-    the explanation tokens stored for them: the evidence an alert carries."""
+    the words that drove them: the evidence an alert carries. With ``explain`` (see
+    :func:`pipeline.explanations.explainer`) the ``k`` shown articles missing an explanation
+    get one, computed and stored now."""
     frame = articles(engine, key, start, end, label="negative", limit=500)
     frame = frame.sort_values(["score", "id"])
     story = frame["story_id"].where(frame["story_id"].notna(), frame["id"])
     frame = frame[~story.duplicated()].head(k)  # distinct stories: the most negative copy
+    if explain is not None:
+        frame = frame.copy()
+        _fill_explanations(frame, explain)
     records: list[dict[Any, Any]] = frame.to_dict("records")
     return [
         {

@@ -10,6 +10,7 @@ from typing import Protocol
 from fastapi import Request
 from sqlalchemy import Engine
 
+from pipeline.explanations import Explainer
 from pipeline.settings import Settings
 
 
@@ -21,6 +22,10 @@ class DaemonState(Protocol):
     def consumer_lag(self) -> int | None: ...
 
     def model_version(self) -> str | None: ...
+
+    def explainer(self) -> Explainer | None:
+        """Fills missing explanations of shown articles (the daemon's loaded classifier)."""
+        ...
 
 
 @dataclass
@@ -45,6 +50,7 @@ class DaemonView:
         self.bootstrap_servers = bootstrap_servers
         self.timeout_s = timeout_s
         self.version: str | None = None
+        self.explain: Explainer | None = None  # set with the version, once the model loads
 
     def broker_reachable(self) -> bool:
         import socket
@@ -67,3 +73,6 @@ class DaemonView:
 
     def model_version(self) -> str | None:
         return self.version
+
+    def explainer(self) -> Explainer | None:
+        return self.explain

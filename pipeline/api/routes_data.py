@@ -140,7 +140,10 @@ def get_articles(
 ) -> ArticlesOut:
     start, end = window(since, until)
     _known_key(ctx, key)
-    frame = query_articles(ctx.engine, key, start, end, label=label, limit=limit, stories=stories)
+    explain = ctx.daemon.explainer() if ctx.daemon is not None else None
+    frame = query_articles(
+        ctx.engine, key, start, end, label=label, limit=limit, stories=stories, explain=explain
+    )
     out = []
     for r in frame.to_dict("records"):
         expl = r["explanation"] if isinstance(r["explanation"], list) else []
