@@ -2,8 +2,8 @@
 
 On the same ``n`` texts (the bundled sample, cycled, with fresh ids) in one run:
 
-- ``raw_docs_per_s`` — the limit: the configured classifier's batched forward pass alone, in
-  this process, nothing else running;
+- ``raw_docs_per_s`` — the limit: the configured classifier alone (tokenise + batched forward
+  pass) in this process, nothing else running, the best of three passes;
 - ``e2e_docs_per_s`` — the daemon as shipped (``finsentry run`` as its own process, default
   model and tagging, no alert scheduler) draining a backlog of ``n`` messages from the embedded
   broker into the store; steady state = the stored count's rate between 10 % and 90 %, so
@@ -56,17 +56,21 @@ def sample_docs(n: int, tag: str) -> list[dict[str, Any]]:
     return [{**base[i % len(base)], "id": f"{tag}-{i}", "published_at": now} for i in range(n)]
 
 
-def raw_rate(model: str, texts: list[str]) -> float:
-    """docs/s of the configured classifier's batched forward pass on ``texts``."""
+def raw_rate(model: str, texts: list[str], repeats: int = 3) -> float:
+    """docs/s of the configured classifier's batched forward pass (tokenisation included,
+    batches of 512 as the daemon's largest) on ``texts``: the best of ``repeats`` passes."""
     from models.config import ModelSettings
     from models.registry import load_classifier
 
     clf = load_classifier(ModelSettings(name=model))
     clf.classify(texts[:256])  # warm-up
-    started = time.perf_counter()
-    for i in range(0, len(texts), 512):
-        clf.classify(texts[i : i + 512])
-    return len(texts) / (time.perf_counter() - started)
+    best = float("inf")
+    for _ in range(repeats):  # the best pass: the limit, not the noise of a shared machine
+        started = time.perf_counter()
+        for i in range(0, len(texts), 512):
+            clf.classify(texts[i : i + 512])
+        best = min(best, time.perf_counter() - started)
+    return len(texts) / best
 
 
 @contextmanager

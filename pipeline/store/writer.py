@@ -146,9 +146,11 @@ def assign_stories(
 ) -> dict[str, str]:
     """article id → story id, opening stories for the ones that match none (same transaction).
 
-    Two look-ups for the whole batch: exact story ids, and MinHash band matches within the
+    One look-up for the whole batch: exact story ids, and MinHash band matches within the
     horizon of the batch's times; then each article, earliest first, joins the earliest story
-    it copies — one found in the store or one opened earlier in this batch.
+    it copies among its own candidates (same exact id or a shared band) — one found in the
+    store or one opened earlier in this batch. Comparing each article only with its own
+    candidates keeps the cost linear in the batch size, so large batches stay cheap.
     """
     if not items:
         return {}
@@ -160,15 +162,27 @@ def assign_stories(
             for b in range(BANDS)
         )
     )
+    band_cols = [stories.c[f"band{b}"] for b in range(BANDS)]
     found = conn.execute(
-        select(stories.c.story_id, stories.c.first_seen, stories.c.text).where(
+        select(stories.c.story_id, stories.c.first_seen, stories.c.text, *band_cols).where(
             or_(
                 stories.c.story_id.in_(sorted({s.exact_id for s in sigs.values()})),
                 and_(stories.c.first_seen >= lo, stories.c.first_seen <= hi, band_match),
             )
         )
     ).all()
-    known = [Known(r[0], r[1], r[2]) for r in found]
+    # Candidates per article, as the store's band index would give them: the story with its
+    # exact id and the stories that share one of its MinHash bands; each is then verified.
+    by_id: dict[str, Known] = {}
+    by_band: dict[tuple[int, int], list[Known]] = defaultdict(list)
+
+    def remember(k: Known, bands: Sequence[int]) -> None:
+        by_id.setdefault(k.story_id, k)
+        for b, value in enumerate(bands):
+            by_band[(b, value)].append(k)
+
+    for r in found:
+        remember(Known(r[0], r[1], r[2]), r[3:])
     story_of: dict[str, str] = {}
     opened: list[dict[str, Any]] = []
     order = sorted(items.values(), key=lambda it: (it.article.published_at, it.article.id))
@@ -176,10 +190,14 @@ def assign_stories(
         aid = it.article.id
         sig = sigs[aid]
         published = min(it.article.published_at, now)
-        sid = match(sig, published, known)
+        candidates = {id(k): k for b, v in enumerate(sig.bands) for k in by_band.get((b, v), ())}
+        exact = by_id.get(sig.exact_id)
+        if exact is not None:
+            candidates[id(exact)] = exact
+        sid = match(sig, published, list(candidates.values()))
         if sid is None:
             sid = sig.exact_id
-            known.append(Known(sid, published, sig.text))
+            remember(Known(sid, published, sig.text), sig.bands)
             opened.append(
                 {
                     "story_id": sid,
