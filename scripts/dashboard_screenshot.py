@@ -6,7 +6,7 @@ Run it against a dashboard that has data, e.g. after ``make demo`` left ``finsen
     .venv/bin/python scripts/dashboard_screenshot.py http://127.0.0.1:8686 docs/img/dashboard.png
 
 It drives Debian's headless Chromium (as the browser test does): picks the key, clicks the
-busiest negative bucket, opens the first alert's evidence, and saves the page.
+busiest negative bucket, opens the evidence of that key's alert, and saves the page.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ def main(url: str, out: str, key: str = "entity:ACME") -> int:
         time.sleep(1.5)
         for _ in range(5):  # the list is rebuilt when an alert changes: find it again
             try:
-                driver.find_element(By.CSS_SELECTOR, "#alerts summary").click()
+                cards = driver.find_elements(By.CSS_SELECTOR, "#alerts .alert")
+                mine = [c for c in cards if c.find_element(By.CSS_SELECTOR, ".key").text == key]
+                (mine or cards)[0].find_element(By.TAG_NAME, "summary").click()
                 break
             except WebDriverException:
                 time.sleep(0.5)
