@@ -23,6 +23,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 HORIZON = timedelta(hours=48)
 _PREFIX = re.compile(
@@ -58,12 +59,20 @@ def _h(token: str, seed: int) -> int:
     return int.from_bytes(digest.digest(), "big")
 
 
+@lru_cache(maxsize=32_768)
+def _word_hashes(word: str) -> tuple[int, ...]:
+    """The word's 2·BANDS MinHash values; news reuses its words, so they are cached (the
+    hashing was the largest CPU cost of storing a batch)."""
+    return tuple(_h(word, seed) for seed in range(2 * BANDS))
+
+
 def minhash_bands(words: set[str]) -> tuple[int, ...]:
     words = words or {""}
+    hashes = [_word_hashes(w) for w in words]
     out = []
     for b in range(BANDS):
-        lo = min(_h(w, 2 * b) for w in words)
-        hi = min(_h(w, 2 * b + 1) for w in words)
+        lo = min(h[2 * b] for h in hashes)
+        hi = min(h[2 * b + 1] for h in hashes)
         out.append(
             int.from_bytes(hashlib.blake2b(f"{lo}:{hi}".encode(), digest_size=4).digest(), "big")
             & 0x7FFFFFFF
