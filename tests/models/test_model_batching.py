@@ -1,10 +1,15 @@
-"""Token-budget batching with length bucketing, truncation of long articles, input order."""
+"""Token-budget batching with length bucketing, truncation of long articles, input order, and
+the embedding each prediction carries from the same forward pass."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from models.batching import plan_batches
+from models.config import ModelSettings
 from models.transformer import TransformerClassifier, clip_text
 
 
@@ -54,8 +59,11 @@ def test_long_article_is_cut_to_max_tokens_and_classified(
     (batch,) = tiny_worker.preprocess([article]).batches
     assert batch.inputs["input_ids"].shape == (1, tiny_worker.max_tokens)
     (pred,) = tiny_worker.classify([article])
-    assert pred.label in ("negative", "neutral", "positive")
     assert pred.p_negative + pred.p_neutral + pred.p_positive == pytest.approx(1.0, abs=1e-5)
+    # everything past the token budget is ignored: a prefix that still fills it scores the same
+    (prefix,) = tiny_worker.classify([article[: tiny_worker.max_tokens * 8]])
+    assert pred.label == prefix.label
+    assert pred.p_negative == pytest.approx(prefix.p_negative, abs=1e-5)
     # the head is kept: the title's tokens are what the model saw
     first = tiny_worker.tokenizer.decode(batch.inputs["input_ids"][0, 1:6])
     assert first.startswith("acme shares plunge")
@@ -63,5 +71,35 @@ def test_long_article_is_cut_to_max_tokens_and_classified(
 
 def test_empty_input_and_blank_text(tiny_worker: TransformerClassifier) -> None:
     assert tiny_worker.classify([]) == []
-    (pred,) = tiny_worker.classify([""])
-    assert pred.label in ("negative", "neutral", "positive")
+    assert tiny_worker.preprocess([]).batches == []
+    blank, spaces = tiny_worker.classify(["", "  \n\t "])
+    assert blank.p_negative + blank.p_neutral + blank.p_positive == pytest.approx(1.0, abs=1e-5)
+    # whitespace collapses before tokenizing: a blank text is the empty text
+    assert spaces.label == blank.label
+    assert spaces.p_negative == pytest.approx(blank.p_negative, abs=1e-6)
+
+
+def test_embedding_comes_from_the_same_pass(tiny_worker: TransformerClassifier) -> None:
+    """The pooled classifier hands out its layer's mean-pooled vector with each prediction,
+    the same for a text alone or in a batch; the explanation pass does not compute one."""
+    texts = ["Acme shares plunge after profit warning", "Globex names a new CFO", "x " * 40]
+    together = tiny_worker.classify(texts)
+    hidden = tiny_worker.model.config.hidden_size
+    assert tiny_worker.embedding_name is not None
+    assert tiny_worker.embedding_name.startswith(tiny_worker.version + "/layer")
+    for text, pred in zip(texts, together, strict=True):
+        assert pred.embedding is not None and pred.embedding.shape == (hidden,)
+        (alone,) = tiny_worker.classify([text])
+        assert alone.embedding is not None
+        np.testing.assert_allclose(alone.embedding, pred.embedding, atol=1e-4)
+    assert not np.allclose(together[0].embedding, together[1].embedding)
+    (explained,) = tiny_worker.classify(texts[:1], explain=True)
+    assert explained.embedding is None and explained.explanation
+
+
+def test_foreign_checkpoint_gives_no_embedding(random_checkpoint: Path) -> None:
+    worker = TransformerClassifier.from_folder(
+        random_checkpoint, ModelSettings(device="cpu"), cpu_bf16=False
+    )
+    assert worker.embedding_name is None
+    assert all(p.embedding is None for p in worker.classify(["Acme shares fall", "Hooli rises"]))
