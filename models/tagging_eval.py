@@ -191,6 +191,7 @@ def compare_methods(
         "n_train": len(train_texts),
         "n_test": len(test_texts),
         "taxonomy": tax.source,
+        "encoder": enc.name if enc is not None else SentenceEncoder.name,
     }
 
 
@@ -215,6 +216,13 @@ def markdown_table(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _encoder_words(comparison: dict[str, Any]) -> str:
+    name = str(comparison.get("encoder", SentenceEncoder.name))
+    if name == SentenceEncoder.name:
+        return "frozen all-MiniLM-L6-v2, mean-pooled"
+    return f"the sentiment model's own embedding `{name}` (frozen; one forward pass for both)"
+
+
 def write_model_card(comparison: dict[str, Any], path: str | Path, chosen: str) -> Path:
     """Write the comparison and the chosen method's per-topic table as markdown."""
     res, timing = comparison["methods"], comparison["ms_per_doc"]
@@ -224,7 +232,7 @@ def write_model_card(comparison: dict[str, Any], path: str | Path, chosen: str) 
         f"Chosen method: **{chosen}** (best micro + macro F1). Trained on "
         f"{comparison['n_train']} rows of `{comparison['train']}`, evaluated on "
         f"{comparison['n_test']} held-out rows of `{comparison['test']}`, taxonomy "
-        f"`{Path(comparison['taxonomy']).name}`. Encoder: frozen all-MiniLM-L6-v2, mean-pooled, "
+        f"`{Path(comparison['taxonomy']).name}`. Encoder: {_encoder_words(comparison)}, "
         "L2-normalised, 128 tokens. Thresholds (and, with `--tune-l2`, the L2 strength) tuned "
         "out-of-fold on the training split only, 5 group folds (near-duplicate rows share a "
         "fold); the test split was used once per method, for these numbers. The shipped "
