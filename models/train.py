@@ -19,6 +19,11 @@ same machine and thread count two runs give the same adapter.
 Validation picks the best epoch (macro-F1, then loss); the held-out blind file is touched once,
 after training, to write ``metrics.json`` and the model card. ``max_minutes`` stops training
 early, keeping the best checkpoint so far.
+
+Why one module of ~560 lines: it is one recipe (config, data, probe, LoRA loop, calibration,
+saving) read top to bottom, and every step uses the config and the model of the step before;
+the reusable parts already live elsewhere (:mod:`models.pooled`, :mod:`models.datasets`,
+:mod:`models.report`).
 """
 
 from __future__ import annotations
