@@ -27,7 +27,7 @@ class ModelSettings(_Frozen):
     max_tokens: int = Field(default=128, ge=16, le=512)  # tokens classified per article (the lead)
     batch_tokens: int = Field(default=8192, ge=256)  # token budget of one forward batch
     max_batch_docs: int = Field(default=64, ge=1)  # articles per forward batch at most
-    explain_negative: bool = True  # store the words that drove each negative label
+    explain_negative: bool = True  # rescore explains negatives now; the daemon, on show
 
     @field_validator("device")
     @classmethod
