@@ -10,7 +10,7 @@ single runs on a shared 2-core machine move by ±15 %, the fastest alternative i
 ``docs/performance.md`` reads it. The decision rule: adopt an option as the CPU default only if
 it is faster and loses at most 0.5 macro-F1 point.
 
-Run: ``flock /tmp/finsentry-heavy.lock python -m models.bench_cpu [--out FILE]`` (needs the
+Run: ``finsentry bench cpu`` or ``python -m models.bench_cpu [--out FILE]`` (needs the
 ``dev`` extra for onnx/onnxruntime; without them the ONNX rows record the import error).
 This is a benchmark, not a test.
 """

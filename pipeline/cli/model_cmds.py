@@ -66,6 +66,11 @@ def register(cli: CliRegistry) -> None:
         "--batch-size", type=int, default=None, help="max docs per worker batch (settings)"
     )
 
+    p = cli.add_bench(
+        "cpu", _bench_cpu, "CPU options (int8, ONNX Runtime) and eager vs lazy explanations"
+    )
+    p.add_argument("--n", type=int, default=1000, help="number of documents (default 1000)")
+
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
     from models.train import TrainConfig, train
@@ -130,6 +135,15 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     metrics = evaluate(load_classifier(settings.model), examples)
     metrics["data"] = args.data
     print(json.dumps(metrics))
+    return 0
+
+
+def _bench_cpu(args: argparse.Namespace, settings: Settings) -> int:
+    from models.bench_cpu import run
+
+    if args.n < 64:
+        raise ConfigError("--n must be at least 64")
+    print(json.dumps(run(args.n)), flush=True)
     return 0
 
 
