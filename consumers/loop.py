@@ -132,7 +132,11 @@ class NewsConsumer:
                 if len(self._pending) >= self.depth:
                     continue
                 busy = bool(self._pending)
-                records = self._poll(0 if busy else self.poll_timeout_ms)
+                # with batches in flight, a short wait: the finished ones are committed soon,
+                # and the thread does not spin on an empty topic
+                records = self._poll(
+                    min(20, self.poll_timeout_ms) if busy else self.poll_timeout_ms
+                )
                 if records:
                     backoff = self.backoff_s
                     self._submit(records)
