@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from consumers.stages import Batch
@@ -96,6 +97,9 @@ class StageThreads:
                 outbox.put(batch)
 
     def close(self, timeout_s: float = 2.0) -> None:
+        """Stop the threads, waiting at most ``timeout_s`` in all (they are daemon threads: one
+        stuck in a step must not hold up a SIGTERM)."""
+        deadline = time.monotonic() + timeout_s
         self.invalidate()
         try:
             self._queues[0].put(None, timeout=timeout_s)
@@ -103,4 +107,4 @@ class StageThreads:
             log.warning("pipeline steps still busy at shutdown")
             return
         for t in self._threads:
-            t.join(timeout=timeout_s)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
