@@ -80,8 +80,8 @@ def run(
     from sqlalchemy import func, select
 
     from consumers.broker import EmbeddedBroker
-    from consumers.kafka_io import ensure_topics, make_producer
     from consumers.config import KafkaSettings
+    from consumers.kafka_io import ensure_topics, make_producer
     from pipeline.store import make_engine, upgrade
     from pipeline.store.schema import articles
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
+from consumers.config import KafkaSettings
 from consumers.kafka_io import ensure_topics, make_producer
 from consumers.produce import publish
-from consumers.config import KafkaSettings
 from pipeline.settings import Settings
 
 NEG = "Acme shares plunge after profit warning"

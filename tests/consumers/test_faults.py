@@ -24,10 +24,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from consumers.broker import EmbeddedBroker
+from consumers.config import KafkaSettings
 from consumers.dlq import DeadLetter, KafkaDeadLetterSink
 from consumers.kafka_io import make_producer
 from pipeline.errors import BrokerError
-from consumers.config import KafkaSettings
 from pipeline.settings import Settings
 from pipeline.store.schema import articles, sentiment_series
 from tests.helpers import daemon_env, news, produce
