@@ -2,7 +2,7 @@
 """Build finsentry's labelled financial-sentiment corpus (train.csv / test.csv).
 
 Everything here is written for this project: the sentence frames live in
-``models/data/sources/*.txt`` (hand-written, one frame per line) and the slot
+``models/data/legacy/sources/*.txt`` (hand-written, one frame per line) and the slot
 vocabularies (fictional companies, people, numbers ...) are defined below.
 No public data set was copied or consulted as a source of sentences.
 
@@ -21,8 +21,13 @@ train/test split is made by *group* (a frame plus its ``~`` paraphrases), so
 the same template with different names/numbers never straddles the split.
 The split is stratified by (label, style).
 
-Usage:  python models/data/generate_corpus.py [--update-readme]
+Usage:  python models/data/legacy/generate_corpus.py [--update-readme]
 Deterministic: fixed SEED, stdlib only.
+
+Why one long file: it is a frozen, stand-alone build script, not part of the
+finsentry package (nothing imports it), and most of its length is the slot
+vocabularies, which read best as one list each next to the generator that
+uses them. Splitting it would only spread one data recipe over several files.
 """
 
 from __future__ import annotations
