@@ -13,7 +13,10 @@ words that pushed *toward* the label. We use it because
 
 Wordpieces are merged into the whitespace-delimited words of the text (the sum of their
 scores); special tokens and punctuation are dropped; weights are normalised by the total
-absolute attribution of the document so they compare across documents.
+absolute attribution of the document so they compare across documents. The words shown are the
+strongest *content* words: function words ("the", "to", "would", :mod:`models.stopwords`) and
+bare numbers ("1,200") are ranked out, since every sentence has them and they tell a reader
+nothing about why this one got its label; their attribution still counts in the normaliser.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+
+from models.stopwords import FUNCTION_WORDS
 
 
 def gradient_x_input(
@@ -49,13 +54,18 @@ def _is_word(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
+def _is_shown(word: str) -> bool:
+    """A content word: it has a letter and is not a function word."""
+    return any(ch.isalpha() for ch in word) and word.lower() not in FUNCTION_WORDS
+
+
 def merge_words(
     text: str,
     offsets: Sequence[tuple[int, int]],
     scores: Sequence[float],
     top_k: int,
 ) -> tuple[tuple[str, float], ...]:
-    """Top ``top_k`` words of ``text`` with positive weight, strongest first.
+    """Top ``top_k`` content words of ``text`` with positive weight, strongest first.
 
     ``offsets`` are the tokens' character spans in ``text`` ((0, 0) for special tokens) and
     ``scores`` their attributions. Tokens whose spans touch (no whitespace between) belong to
@@ -79,7 +89,7 @@ def merge_words(
     merged: dict[str, tuple[str, float]] = {}
     for start, end, score in words:
         word = text[start:end].strip("\"'()[]{}.,;:!?“”‘’«»")
-        if not _is_word(word):
+        if not _is_shown(word):
             continue
         key = word.lower()
         shown, acc = merged.get(key, (word, 0.0))

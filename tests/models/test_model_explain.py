@@ -34,6 +34,17 @@ def test_merge_words_joins_wordpieces_and_drops_punctuation() -> None:
     assert merge_words("", [(0, 0)], [1.0], top_k=3) == ()
 
 
+def test_merge_words_ranks_out_function_words_and_bare_numbers() -> None:
+    text = "The board would not propose 1,200 cuts"
+    offsets = [(0, 3), (4, 9), (10, 15), (16, 19), (20, 27), (28, 33), (34, 38)]
+    # the function words and the number score highest, as gradient x input often has them
+    scores = [0.9, 0.1, 0.8, 0.3, 0.4, 0.7, 0.2]
+    words = merge_words(text, offsets, scores, top_k=8)
+    assert [w for w, _ in words] == ["propose", "not", "cuts", "board"]
+    # their attribution still counts in the normaliser: weights are shares of the whole sentence
+    assert abs(words[0][1] - 0.4 / sum(scores)) < 1e-9
+
+
 def test_classifier_explanations_are_words_of_the_text(tiny_worker: TransformerClassifier) -> None:
     texts = [
         "Acme shares plunge after a profit warning; analysts cut targets.",
