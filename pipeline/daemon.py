@@ -142,7 +142,9 @@ class Daemon:
                 from pipeline.api.server import ApiServer
 
                 view = DaemonView(s.kafka.bootstrap_servers)
-                server = stack.enter_context(ApiServer(s, engine, daemon_state=view))
+                server = stack.enter_context(
+                    ApiServer(s, engine, daemon_state=view, explainer_source=view.explainer)
+                )
                 self.http_url = server.url
             classifier = self._classifier or load_classifier(s.model)
             log.info("classifier %s (%s)", classifier.name, classifier.version)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.api import routes_alerts, routes_data, routes_ops
-from pipeline.api.context import ApiContext, DaemonState
+from pipeline.api.context import ApiContext, DaemonState, ExplainerSource
 from pipeline.api.security import ASGIApp, BearerAuth, Receive, Scope, Send, resolve_token
 from pipeline.errors import (
     AlertError,
@@ -129,10 +129,15 @@ class CatchAll:
 
 
 def create_app(
-    settings: Settings, engine: Engine, *, daemon_state: DaemonState | None = None
+    settings: Settings,
+    engine: Engine,
+    *,
+    daemon_state: DaemonState | None = None,
+    explainer_source: ExplainerSource | None = None,
 ) -> FastAPI:
     """The API (and dashboard) over ``engine``. ``daemon_state`` adds the daemon's view to
-    ``/health`` (broker, lag, model); without it the app is read-only serve mode."""
+    ``/health`` (broker, lag, model); without it the app is read-only serve mode.
+    ``explainer_source`` explains shown articles stored without explanation words."""
     app = FastAPI(
         title="finsentry",
         description="Financial-news sentiment series, the stories behind them, and alerts.",
@@ -143,6 +148,7 @@ def create_app(
         engine=engine,
         daemon=daemon_state,
         head_revision=head_revision(engine),
+        explainer_source=explainer_source,
     )
     app.include_router(routes_ops.router)
     app.include_router(routes_data.router)

@@ -140,7 +140,7 @@ def get_articles(
 ) -> ArticlesOut:
     start, end = window(since, until)
     _known_key(ctx, key)
-    explain = ctx.daemon.explainer() if ctx.daemon is not None else None
+    explain = ctx.explainer()
     frame = query_articles(
         ctx.engine, key, start, end, label=label, limit=limit, stories=stories, explain=explain
     )

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from pipeline.api.app import create_app
-from pipeline.api.context import DaemonState
+from pipeline.api.context import DaemonState, ExplainerSource
 from pipeline.api.security import check_bind, resolve_token
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
@@ -52,12 +52,14 @@ class ApiServer:
         engine: Engine,
         *,
         daemon_state: DaemonState | None = None,
+        explainer_source: ExplainerSource | None = None,
         start_timeout_s: float = 15.0,
         stop_timeout_s: float = 5.0,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.daemon_state = daemon_state
+        self.explainer_source = explainer_source
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.host = settings.http.host
@@ -78,7 +80,12 @@ class ApiServer:
             quiet.setLevel(logging.WARNING)
         self.token = resolve_token(self.settings.http)
         check_bind(self.host, self.token)
-        app = create_app(self.settings, self.engine, daemon_state=self.daemon_state)
+        app = create_app(
+            self.settings,
+            self.engine,
+            daemon_state=self.daemon_state,
+            explainer_source=self.explainer_source,
+        )
         self._sock = bind(self.host, self.port)
         self.port = int(self._sock.getsockname()[1])
         config = uvicorn.Config(

@@ -1,8 +1,10 @@
 """``finsentry serve``: the API and the dashboard over the store, no consuming.
 
 For people who only read: it opens the store (refusing a schema that is behind), serves until
-SIGTERM/SIGINT, then stops the server and closes the store. ``finsentry run --http`` serves the
-same app from inside the daemon, with the daemon's broker, lag and model in ``/health``.
+SIGTERM/SIGINT, then stops the server and closes the store. It loads the configured model in the
+background to explain the stories people open (``--no-explain``: stored explanations only, no
+model in memory). ``finsentry run --http`` serves the same app from inside the daemon, with the
+daemon's broker, lag and model in ``/health``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ def register(cli: CliRegistry) -> None:
     )
     p.add_argument("--host", help="address to bind (default 127.0.0.1; others need a token)")
     p.add_argument("--port", type=int, help="TCP port (default 8686; 0 = any free port)")
+    p.add_argument(
+        "--no-explain",
+        dest="explain",
+        action="store_false",
+        help="don't load the model: shown stories carry only the explanations already stored",
+    )
 
 
 def with_http(settings: Settings, host: str | None, port: int | None) -> Settings:
@@ -45,6 +53,8 @@ def one_line(exc: Exception) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from models.registry import load_classifier
+    from pipeline.api.context import BackgroundExplainer
     from pipeline.api.server import ApiServer
     from pipeline.daemon import install_signal_handlers
     from pipeline.store import open_current
@@ -54,7 +64,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     install_signal_handlers(stop)
     engine = open_current(settings.store.url)
     try:
-        with ApiServer(settings, engine) as server:
+        source = None
+        if args.explain:
+            source = BackgroundExplainer(engine, lambda: load_classifier(settings.model)).start()
+        with ApiServer(settings, engine, explainer_source=source) as server:
             print(f"finsentry: serving the API and dashboard on {server.url}/", file=sys.stderr)
             sys.stderr.flush()
             stop.wait()

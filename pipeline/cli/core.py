@@ -63,6 +63,11 @@ def register(cli: CliRegistry) -> None:
     p.add_argument("--label", choices=("negative", "neutral", "positive"))
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="load the model to explain the stories stored without explanation words",
+    )
 
     db = cli.group("db", "database schema management")
     cli.add_to(db, "upgrade", cmd_db_upgrade, "apply migrations up to the latest schema")
@@ -169,6 +174,8 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
+    from models.registry import load_classifier
+    from pipeline.explanations import explainer
     from pipeline.query import articles, require_key
     from pipeline.store import open_current
     from pipeline.timeparse import parse_instant
@@ -179,8 +186,16 @@ def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_current(settings.store.url)
     try:
         require_key(engine, args.key)
+        explain = explainer(engine, load_classifier(settings.model)) if args.explain else None
         frame = articles(
-            engine, args.key, since, until, label=args.label, limit=args.limit, stories=True
+            engine,
+            args.key,
+            since,
+            until,
+            label=args.label,
+            limit=args.limit,
+            stories=True,
+            explain=explain,
         )
     finally:
         engine.dispose()

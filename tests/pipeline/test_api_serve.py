@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import pytest
 from sqlalchemy import Engine
 
 from consumers.broker import EmbeddedBroker
+from consumers.records import Article, ScoredArticle
+from models.lexicon import LexiconClassifier
 from pipeline.api.context import DaemonView
 from pipeline.settings import Settings
 from pipeline.store import SqlStore
@@ -24,6 +27,7 @@ from tests.helpers import daemon_env, news, produce
 from tests.pipeline.api_fixtures import T0, items
 
 TOKEN = "serve-test-token-4471"
+SERVE = [sys.executable, "-m", "pipeline.cli", "serve"]
 
 
 def free_port() -> int:
@@ -55,8 +59,18 @@ def stop(proc: subprocess.Popen[bytes]) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
+def lexicon_row(title: str) -> ScoredArticle:
+    """An article labelled by the lexicon model and stored as the daemon stores it: no
+    explanation words yet."""
+    lexicon = LexiconClassifier()
+    [pred] = lexicon.classify([title])
+    article = Article("lex-1", title, None, None, "lexwire", "en", T0 + timedelta(minutes=30))
+    return ScoredArticle(article, pred, lexicon.version)
+
+
 def test_serve_answers_then_stops_on_sigterm(engine: Engine, db_url: str, tmp_path: Path) -> None:
-    SqlStore(engine).write_batch(items())
+    title = "Acme shares plunge after profit warning"
+    SqlStore(engine).write_batch([*items(), lexicon_row(title)])
     port = free_port()
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
@@ -65,7 +79,7 @@ def test_serve_answers_then_stops_on_sigterm(engine: Engine, db_url: str, tmp_pa
         "FINSENTRY_HTTP__TOKEN_FILE": str(token_file),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port)],
+        [*SERVE, "--port", str(port), "--model", "lexicon"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -86,6 +100,20 @@ def test_serve_answers_then_stops_on_sigterm(engine: Engine, db_url: str, tmp_pa
         assert "finsentry_alerts_fired_total" in httpx.get(f"{base}/metrics").text
         page = httpx.get(f"{base}/")
         assert page.status_code == 200 and "<html" in page.text.lower()
+        # the model loads in the background; then a story stored without words gets them
+        words: list[str] = []
+        deadline = time.monotonic() + 60
+        while not words and time.monotonic() < deadline:
+            r = httpx.get(
+                f"{base}/api/articles",
+                params={"key": "source:lexwire", "since": T0.isoformat(), "until": "now"},
+                headers=auth,
+            )
+            assert r.status_code == 200
+            [story] = r.json()["articles"]
+            words = story["explanation"]
+            time.sleep(0.2)
+        assert "plunge" in words and set(words) <= set(title.split())
     finally:
         rc, _, err = stop(proc)
     assert rc == 0, err
@@ -101,7 +129,7 @@ def daemon_env_store(db_url: str) -> dict[str, str]:
 
 def test_serve_refuses_a_public_address_without_a_token(db_url: str, engine: Engine) -> None:
     res = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--host", "0.0.0.0", "--port", "0"],
+        [*SERVE, "--no-explain", "--host", "0.0.0.0", "--port", "0"],
         env=daemon_env_store(db_url),
         capture_output=True,
         text=True,

@@ -105,6 +105,34 @@ def test_db_upgrade_then_query_formats(db_url: str, capsys: pytest.CaptureFixtur
     assert {a["copies"] for a in arts} == {1}  # distinct titles: one story each
 
 
+def test_articles_explain_fills_the_words_with_the_labelling_model(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from models.lexicon import LexiconClassifier
+
+    assert main(["db", "upgrade", "--db", db_url]) == 0
+    capsys.readouterr()
+    lexicon = LexiconClassifier()
+    title = "Acme shares plunge after profit warning"
+    [pred] = lexicon.classify([title])  # stored as the daemon stores it: no explanation
+    now = datetime.now(UTC)
+    eng = make_engine(db_url)
+    SqlStore(eng).write_batch(
+        [ScoredArticle(Article("x1", title, None, None, "wire", None, now), pred, lexicon.version)]
+    )
+    eng.dispose()
+    query = ["articles", "--db", db_url, "--since", "1h", "--format", "json"]
+
+    assert main(query) == 0
+    [plain] = json.loads(capsys.readouterr().out)
+    assert plain["why"] == ""  # not computed yet, and a plain query computes nothing
+
+    assert main([*query, "--model", "lexicon", "--explain"]) == 0
+    [explained] = json.loads(capsys.readouterr().out)
+    assert "plunge" in explained["why"].split()
+    assert set(explained["why"].split()) <= set(title.split())
+
+
 def test_bad_duration_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["query", "--db", "sqlite:///:memory:", "--since", "yesterday-ish"]) == 2
     assert "not a time" in capsys.readouterr().err
