@@ -344,5 +344,10 @@ def test_one_pass_head_tags_from_the_sentiment_embeddings() -> None:
     assert isinstance(tagger._encoder, ClassifierEncoder) and tagger._encoder._classifier is None
     hits = sum(topic in [t for t, _ in row] for row, (_, topic) in zip(tags, OBVIOUS, strict=True))
     assert hits >= len(OBVIOUS) - 1
-    # the fallback encoder (a caller without embeddings) gives the same answers
-    assert tagger.tag_many(texts[:3]) == tags[:3]
+    # the fallback encoder (a caller without embeddings) gives the same answers: the same
+    # topics, and scores equal up to float noise (a batch of 3 vs of all sums in another order,
+    # which can move a score across a rounding edge: 0.9939 vs 0.994)
+    fallback = tagger.tag_many(texts[:3])
+    for got, want in zip(fallback, tags[:3], strict=True):
+        assert [t for t, _ in got] == [t for t, _ in want]
+        assert all(abs(a - b) <= 1e-3 for (_, a), (_, b) in zip(got, want, strict=True))
