@@ -42,16 +42,22 @@ SAMPLE = Path(__file__).resolve().parent / "sample" / "news_sample.jsonl"
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
-def sample_docs(n: int, tag: str) -> list[dict[str, Any]]:
-    """``n`` well-formed sample articles with fresh ids and current times."""
-    base = []
+def sample_articles() -> list[dict[str, Any]]:
+    """The bundled sample's well-formed articles (it also holds malformed lines on purpose)."""
+    out = []
     for line in SAMPLE.read_text(encoding="utf-8").splitlines():
         try:
             doc = json.loads(line)
         except ValueError:
             continue
         if isinstance(doc, dict) and doc.get("title"):
-            base.append(doc)
+            out.append(doc)
+    return out
+
+
+def sample_docs(n: int, tag: str) -> list[dict[str, Any]]:
+    """``n`` well-formed sample articles with fresh ids and current times."""
+    base = sample_articles()
     now = datetime.now(UTC).isoformat()
     return [{**base[i % len(base)], "id": f"{tag}-{i}", "published_at": now} for i in range(n)]
 

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.bench_pipeline import sample_articles
+
 POISON = (
     b"{not json",
     b'{"title": "caf\xe9 \xff"}',
@@ -31,20 +33,6 @@ POISON = (
     b'{"id": "p", "title": "old", "published_at": "1850-01-01T00:00:00Z"}',
     b'{"id": "q"}',
 )
-SAMPLE = Path(__file__).resolve().parent / "sample" / "news_sample.jsonl"
-
-
-def _sample_articles() -> list[dict[str, Any]]:
-    """The bundled sample's well-formed articles (it also holds malformed lines on purpose)."""
-    out = []
-    for line in SAMPLE.read_text(encoding="utf-8").splitlines():
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and doc.get("title"):
-            out.append(doc)
-    return out
 
 
 def _rss_mb(pid: int) -> float:
@@ -85,7 +73,7 @@ def run(
     from pipeline.store import make_engine, upgrade
     from pipeline.store.schema import articles
 
-    base = _sample_articles()
+    base = sample_articles()
     tmp = tempfile.TemporaryDirectory(prefix="finsentry-soak-")
     db_url = db_url or f"sqlite:///{tmp.name}/soak.db"
     engine = make_engine(db_url)

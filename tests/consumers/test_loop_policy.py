@@ -24,18 +24,7 @@ from consumers.loop import Failure, NewsConsumer
 from consumers.records import ScoredArticle
 from models.lexicon import LexiconClassifier
 from pipeline.errors import StoreError, StoreRejected
-
-TOPIC = "news.raw"
-
-
-@dataclass(frozen=True)
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: int = 1_764_000_000_000
+from tests.consumers.records import TOPIC, Rec
 
 
 @dataclass

@@ -27,18 +27,7 @@ from consumers.records import ScoredArticle
 from models.base import Prediction
 from models.lexicon import LexiconClassifier
 from pipeline.errors import StoreError, StoreRejected
-
-TOPIC = "news.raw"
-
-
-@dataclass(frozen=True)
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: int = 1_764_000_000_000
+from tests.consumers.records import TOPIC, Rec
 
 
 def rec(p: int, off: int, title: str = "") -> Rec:
