@@ -99,7 +99,6 @@ class BackgroundExplainer:
         self._engine = engine
         self._load = load
         self._explain: Explainer | None = None
-        self.loaded = threading.Event()
         self._thread = threading.Thread(target=self._run, name="finsentry-explainer", daemon=True)
 
     def start(self) -> BackgroundExplainer:
@@ -117,8 +116,6 @@ class BackgroundExplainer:
         else:
             self._explain = explainer(self._engine, classifier)
             log.info("explaining shown articles with %s", classifier.version)
-        finally:
-            self.loaded.set()
 
     def __call__(self) -> Explainer | None:
         return self._explain

@@ -66,8 +66,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         source = None
         if args.explain:
-            source = BackgroundExplainer(engine, lambda: load_classifier(settings.model)).start()
+            source = BackgroundExplainer(engine, lambda: load_classifier(settings.model))
         with ApiServer(settings, engine, explainer_source=source) as server:
+            if source is not None:  # only once the port is ours: a refused start loads nothing
+                source.start()
             print(f"finsentry: serving the API and dashboard on {server.url}/", file=sys.stderr)
             sys.stderr.flush()
             stop.wait()
